@@ -1,0 +1,26 @@
+# glassflow: high-throughput MD campaigns on glassy sulfide electrolytes.
+# Thin entry point: configuration, validation, rule files, and the default target.
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/md.smk"
+include: "workflow/rules/dynamics.smk"
+include: "workflow/rules/structure.smk"
+include: "workflow/rules/campaign.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,3 @@
+"""glassflow: high-throughput MD campaigns on glassy sulfide electrolytes."""
+
+__version__ = "0.1.0"

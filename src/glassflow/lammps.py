@@ -1,0 +1,235 @@
+"""LAMMPS inputs from readable templates, the command line, and running it.
+
+Inputs are rendered with Jinja2 from ``glassflow/templates/*.lmp.j2`` into each run
+directory so a person can ``cd`` there and rerun LAMMPS by hand. Numbers reach the
+inputs formatted (``%.3f``, integers), never as raw config strings. The command is
+always an argument list (no shell).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from glassflow.potential import Potential, pair_coeff_lines
+from glassflow.safety import check_command
+
+ACCELERATORS = ("none", "omp", "gpu", "kokkos")
+LAUNCHERS = ("none", "mpiexec", "srun")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How LAMMPS is launched (config key ``engine``)."""
+
+    command: tuple[str, ...] = ("lmp",)
+    launcher: str = "none"
+    mpi_ranks: int = 1
+    accelerator: str = "none"
+    threads: int = 1
+    gpus: int = 1
+
+    @classmethod
+    def from_config(cls, eng: Mapping[str, Any]) -> Engine:
+        return cls(
+            command=tuple(eng.get("command", ["lmp"])),
+            launcher=eng.get("launcher", "none"),
+            mpi_ranks=int(eng.get("mpi_ranks", 1)),
+            accelerator=eng.get("accelerator", "none"),
+            threads=int(eng.get("threads", 1)),
+            gpus=int(eng.get("gpus", 1)),
+        )
+
+
+def accelerator_flags(accelerator: str, threads: int = 1, gpus: int = 1) -> list[str]:
+    """LAMMPS command-line switches of an accelerator package.
+
+    omp: ``-sf omp -pk omp T``; gpu: ``-sf gpu -pk gpu N``; kokkos on GPUs:
+    ``-k on g N -sf kk`` (``t T`` added for host threads > 1), kokkos without GPUs:
+    ``-k on t T -sf kk``; none: no switches.
+    """
+    if accelerator == "none":
+        return []
+    if accelerator == "omp":
+        return ["-sf", "omp", "-pk", "omp", str(threads)]
+    if accelerator == "gpu":
+        if gpus < 1:
+            raise ValueError("engine.gpus: accelerator gpu needs at least one GPU")
+        return ["-sf", "gpu", "-pk", "gpu", str(gpus)]
+    if accelerator == "kokkos":
+        k = ["-k", "on"]
+        if gpus > 0:
+            k += ["g", str(gpus)]
+        if threads > 1 or gpus == 0:
+            k += ["t", str(threads)]
+        return [*k, "-sf", "kk"]
+    raise ValueError(f"engine.accelerator: unknown {accelerator!r}; expected one of {ACCELERATORS}")
+
+
+def launcher_prefix(launcher: str, ranks: int) -> list[str]:
+    """MPI launcher words: ``mpiexec -n R``, ``srun --ntasks R`` or nothing."""
+    if launcher == "none":
+        if ranks != 1:
+            raise ValueError("engine.mpi_ranks: more than one rank needs launcher mpiexec or srun")
+        return []
+    if launcher == "mpiexec":
+        return ["mpiexec", "-n", str(ranks)]
+    if launcher == "srun":
+        return ["srun", "--ntasks", str(ranks)]
+    raise ValueError(f"engine.launcher: unknown {launcher!r}; expected one of {LAUNCHERS}")
+
+
+def resolve_executable(word: str) -> str:
+    """Full path of an executable: PATH first, then the running interpreter's bin dir."""
+    if os.sep in word:
+        return word
+    found = shutil.which(word) or shutil.which(word, path=str(Path(sys.executable).parent))
+    return found or word
+
+
+def lammps_command(
+    engine: Engine, input_file: str, log_file: str = "log.lammps", resolve: bool = True
+) -> list[str]:
+    """The full LAMMPS argument list: launcher + command + accelerator + in/log files."""
+    check_command(list(engine.command), "engine.command")
+    cmd = list(engine.command)
+    prefix = launcher_prefix(engine.launcher, engine.mpi_ranks)
+    if resolve:
+        cmd[0] = resolve_executable(cmd[0])
+        if prefix:
+            prefix[0] = resolve_executable(prefix[0])
+    flags = accelerator_flags(engine.accelerator, engine.threads, engine.gpus)
+    return [*prefix, *cmd, *flags, "-in", input_file, "-log", log_file, "-nocite"]
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("glassflow", "templates"),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+def steps(time_ps: float, timestep_fs: float) -> int:
+    """Number of MD steps covering ``time_ps`` (rounded)."""
+    return round(time_ps * 1000.0 / timestep_fs)
+
+
+def force_field_context(
+    potential: Potential,
+    species: Sequence[str],
+    charges: Mapping[str, float],
+    engine_cfg: Mapping[str, Any],
+    protocol: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Template variables shared by all inputs (common.lmp.j2)."""
+    return {
+        "species": list(species),
+        "masses": {el: potential.masses[el] for el in species},
+        "charges": {el: float(charges[el]) for el in species},
+        "potential_name": potential.name,
+        "citation": " ".join(potential.citation.split())[:120],
+        "pair_coeffs": pair_coeff_lines(potential, tuple(species)),
+        "cutoff_A": float(engine_cfg["cutoff_A"]),
+        "kspace_style": engine_cfg["kspace_style"],
+        "kspace_accuracy": float(engine_cfg["kspace_accuracy"]),
+        "skin_A": float(engine_cfg["neighbor_skin_A"]),
+        "timestep_fs": float(protocol["timestep_fs"]),
+        "thermo_steps": round(protocol["thermo_interval_fs"] / protocol["timestep_fs"]),
+    }
+
+
+def quench_stages(protocol: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Linear NVT cooling ramps from melt_T_K to relax_T_K (single rate or three stages)."""
+    q = protocol["quench"]
+    dt = protocol["timestep_fs"]
+    if q["mode"] == "rate":
+        pts = [(protocol["melt_T_K"], protocol["relax_T_K"], q["rate_K_ps"])]
+    else:
+        pts = [
+            (protocol["melt_T_K"], q["slow_from_K"], q["fast_rate_K_ps"]),
+            (q["slow_from_K"], q["slow_to_K"], q["slow_rate_K_ps"]),
+            (q["slow_to_K"], protocol["relax_T_K"], q["fast_rate_K_ps"]),
+        ]
+    names = ["quench"] if len(pts) == 1 else ["quench_fast1", "quench_slow", "quench_fast2"]
+    return [
+        {"name": n, "T_start_K": a, "T_end_K": b, "steps": steps((a - b) / r, dt)}
+        for n, (a, b, r) in zip(names, pts, strict=True)
+        if a > b
+    ]
+
+
+def render_melt_quench(context: Mapping[str, Any], protocol: Mapping[str, Any]) -> str:
+    """Input of the melt-quench stage (physics.md §3)."""
+    dt = protocol["timestep_fs"]
+    ctx = dict(context)
+    ctx.update(
+        read_data="read_data       cell.data",
+        minimize=bool(protocol["minimize"]),
+        melt_T_K=float(protocol["melt_T_K"]),
+        melt_steps=steps(protocol["melt_ps"], dt),
+        damp_fs=float(protocol["thermostat_damping_fs"]),
+        quench_stages=quench_stages(protocol),
+        relax_T_K=float(protocol["relax_T_K"]),
+        relax_steps=steps(protocol["relax_ps"], dt),
+    )
+    return _ENV.get_template("melt_quench.lmp.j2").render(**ctx)
+
+
+def render_production(
+    context: Mapping[str, Any], protocol: Mapping[str, Any], T_K: float, start_file: str
+) -> str:
+    """Input of one production run at ``T_K`` starting from ``start_file`` (relative path)."""
+    dt = protocol["timestep_fs"]
+    mode = protocol["production_start"]
+    T_start = protocol["relax_T_K"] if mode == "reheat" else protocol["melt_T_K"]
+    ramp = steps(abs(T_K - T_start) / protocol["ramp_rate_K_ps"], dt)
+    ctx = dict(context)
+    ctx.update(
+        read_data=f"read_data       {start_file}",
+        start_file=start_file,
+        start_mode=mode,
+        T_K=float(T_K),
+        T_start_K=float(T_start),
+        damp_fs=float(protocol["thermostat_damping_fs"]),
+        ramp_steps=ramp,
+        equilibration_steps=steps(protocol["equilibration_ps"], dt),
+        production_steps=steps(protocol["production_ps"], dt),
+        dump_steps=round(protocol["dump_interval_fs"] / dt),
+        restart_steps=round(protocol["restart_interval_fs"] / dt),
+        dump_velocities=bool(protocol["dump_velocities"]),
+    )
+    return _ENV.get_template("production.lmp.j2").render(**ctx)
+
+
+def run_lammps(
+    cmd: Sequence[str], cwd: str | Path, log_path: str | Path, threads: int = 1
+) -> None:
+    """Run LAMMPS (argument list, no shell) in ``cwd``; stdout/stderr go to ``log_path``.
+
+    Raises RuntimeError with the tail of the log when LAMMPS fails.
+    """
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    with open(log_path, "a") as log:
+        log.write("$ " + " ".join(cmd) + f"\n(in {cwd})\n")
+        log.flush()
+        proc = subprocess.run(
+            list(cmd), cwd=str(cwd), stdout=log, stderr=subprocess.STDOUT, env=env, check=False
+        )
+    if proc.returncode != 0:
+        tail = Path(log_path).read_text().splitlines()[-15:]
+        raise RuntimeError(
+            f"LAMMPS exited with code {proc.returncode} in {cwd}; last lines of {log_path}:\n"
+            + "\n".join(tail)
+        )

@@ -1,0 +1,171 @@
+# Shared by all rule files: the expanded campaign, path patterns, wildcard
+# constraints and input/params functions. No rules here.
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from glassflow.config import ConfigError, build_campaign, replica_label
+from glassflow.lammps import Engine, force_field_context
+
+try:
+    CAMPAIGN = build_campaign(
+        config,
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        root=Path(workflow.basedir),
+    )
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+CFG = CAMPAIGN.config
+R = str(CAMPAIGN.results)  # results/<campaign>
+ENGINE = Engine.from_config(CFG["engine"])
+MD_ENV = "../../envs/lammps-cpu.yaml"
+ANALYSIS_ENV = "../../envs/analysis.yaml"
+
+# Path patterns ------------------------------------------------------------------
+GLASS_DIR = R + "/{comp}/rep{rep}/glass"
+RUN_DIR = R + "/{comp}/T{T}/rep{rep}"
+TABLES = R + "/tables"
+FIGURES = R + "/figures"
+LOGS = R + "/logs"
+BENCH = R + "/benchmarks"
+
+
+wildcard_constraints:
+    comp=r"x\d\.\d{2}_m\d{1,2}\.\d{2}",
+    T=r"\d{1,5}",
+    rep=r"\d{2}",
+    x=r"\d\.\d{2}",
+
+
+def comp_run(wildcards):
+    """The CompositionRun of a wildcard set; clear error for unknown labels."""
+    try:
+        return CAMPAIGN.compositions[wildcards.comp]
+    except KeyError:
+        raise WorkflowError(
+            f"composition {wildcards.comp!r} is not in campaign {CAMPAIGN.name!r} "
+            f"(has {sorted(CAMPAIGN.compositions)})"
+        ) from None
+
+
+def run_keys(wildcards, T_K=None):
+    """Keys of one run, as written into run.json and every table."""
+    comp = comp_run(wildcards).composition
+    return {
+        "campaign": CAMPAIGN.name,
+        "comp": wildcards.comp,
+        "x": float(comp.x_requested),
+        "m": float(comp.m_requested),
+        "T_K": float(T_K if T_K is not None else wildcards.T),
+        "replica": int(wildcards.rep),
+    }
+
+
+def cell_params(wildcards):
+    """Everything build_cell needs: counts, charges, masses, box, seed."""
+    cr = comp_run(wildcards)
+    comp = cr.composition
+    return {
+        "label": comp.label,
+        "replica": int(wildcards.rep),
+        "seed": CAMPAIGN.seed(comp.label, int(wildcards.rep)),
+        "species": list(comp.species),
+        "counts": comp.counts,
+        "charges": cr.charges_used,
+        "masses": {el: CAMPAIGN.potential.masses[el] for el in comp.species},
+        "box_A": cr.box_A,
+        "min_distance_A": CFG["cell"]["min_distance_A"],
+        "x_requested": comp.x_requested,
+        "m_requested": comp.m_requested,
+        "x_achieved": comp.x_achieved,
+        "m_achieved": comp.m_achieved,
+        "density_g_cm3": cr.density_g_cm3,
+        "net_charge_e": cr.net_charge_e,
+        "potential_charges": {el: CAMPAIGN.potential.charges[el] for el in comp.species},
+        "neutrality": CFG["system"]["neutrality"],
+        "potential": CAMPAIGN.potential.name,
+    }
+
+
+def force_field(wildcards):
+    """Template context shared by every LAMMPS input of a composition."""
+    cr = comp_run(wildcards)
+    return force_field_context(
+        CAMPAIGN.potential,
+        cr.composition.species,
+        cr.charges_used,
+        CFG["engine"],
+        CFG["protocol"],
+    )
+
+
+def production_start(wildcards):
+    """Reheat the relaxed glass (Sorensen 2023) or cool the melt (the PRL)."""
+    name = "glass.data" if CFG["protocol"]["production_start"] == "reheat" else "melt.data"
+    return GLASS_DIR.format(comp=wildcards.comp, rep=wildcards.rep) + "/" + name
+
+
+def md_threads():
+    return ENGINE.mpi_ranks * ENGINE.threads
+
+
+def md_gpus():
+    return ENGINE.gpus if ENGINE.accelerator in ("gpu", "kokkos") else 0
+
+
+# Cost model for runtime requests: atom-steps per second of one CPU core with this
+# force field (measured: 3000 atoms at 7.4 ns/day on one core, ../shared/notes).
+CPU_ATOM_STEPS_PER_S = 3000 * 7.4e6 / 86400
+
+
+def md_minutes(n_atoms, n_steps, attempt):
+    """Requested runtime (min): CPU estimate x2 safety, x attempt, at least 10 min."""
+    speed = CPU_ATOM_STEPS_PER_S * md_threads() * (10.0 if md_gpus() else 1.0)
+    return max(10, math.ceil(2.0 * attempt * n_atoms * n_steps / speed / 60.0))
+
+
+def melt_quench_runtime(wildcards, attempt):
+    p = CFG["protocol"]
+    ps = p["melt_ps"] + p["relax_ps"] + (p["melt_T_K"] - p["relax_T_K"]) / 10.0
+    n = comp_run(wildcards).composition.n_atoms
+    return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
+
+
+def production_runtime(wildcards, attempt):
+    p = CFG["protocol"]
+    ps = p["equilibration_ps"] + p["production_ps"] + 3000.0 / p["ramp_rate_K_ps"]
+    n = comp_run(wildcards).composition.n_atoms
+    return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
+
+
+def trajectory_mem_mb(wildcards, attempt):
+    """Analysis memory: about twice one trajectory, at least 1 GB."""
+    p = CFG["protocol"]
+    frames = p["production_ps"] * 1000 / p["dump_interval_fs"] + 1
+    n = comp_run(wildcards).composition.n_atoms
+    vel = 2 if p["dump_velocities"] else 1
+    return max(1000, math.ceil(attempt * (2 * frames * n * 12 * vel / 1e6 + 500)))
+
+
+# Target lists -------------------------------------------------------------------
+def glass_dirs():
+    return [
+        GLASS_DIR.format(comp=c, rep=f"{r:02d}")
+        for c in CAMPAIGN.compositions
+        for r in CAMPAIGN.replicas
+    ]
+
+
+def run_dirs(comp=None, T=None):
+    return [
+        RUN_DIR.format(comp=c, T=t, rep=f"{r:02d}")
+        for c, t, r in CAMPAIGN.runs()
+        if (comp is None or c == comp) and (T is None or t == int(T))
+    ]
+
+
+def comp_x_values():
+    return sorted({f"{cr.composition.x_requested:.2f}" for cr in CAMPAIGN.compositions.values()})

@@ -1,0 +1,17 @@
+"""Snakemake script: melt, quench and relax one random cell with LAMMPS."""
+
+from pathlib import Path
+
+from glassflow.lammps import Engine
+from glassflow.lammps_io import parse_thermo
+from glassflow.protocol import run_melt_quench, write_parquet_atomic
+from glassflow.runlog import logged
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+
+with logged(smk.log[0]) as log:
+    workdir = Path(smk.output.glass).parent
+    context = dict(smk.params.force_field, label=smk.params.label, replica=int(smk.wildcards.rep), seed=smk.params.seed)
+    info = run_melt_quench(workdir, context, smk.params.protocol, Engine.from_config(smk.params.engine), smk.log[0])
+    log.info("melt-quench done in %.1f s (LAMMPS %s)", info["wall_time_s"], info["lammps_version"])
+    write_parquet_atomic(parse_thermo(workdir / "log.lammps"), smk.output.thermo)

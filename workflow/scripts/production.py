@@ -1,0 +1,47 @@
+"""Snakemake script: one production run (composition, T, replica) with LAMMPS."""
+
+import json
+from pathlib import Path
+
+from glassflow.lammps import Engine
+from glassflow.lammps_io import parse_thermo
+from glassflow.protocol import provenance, run_production, write_json_atomic, write_parquet_atomic
+from glassflow.runlog import logged
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+
+with logged(smk.log[0]) as log:
+    keys = smk.params.run_keys
+    workdir = Path(smk.output.trajectory).parent
+    engine = Engine.from_config(smk.params.engine)
+    context = dict(smk.params.force_field, label=keys["comp"], replica=keys["replica"])
+    info = run_production(
+        workdir, smk.input.start, context, smk.params.protocol, engine, keys["T_K"], smk.log[0], smk.output.trajectory
+    )
+    log.info("production done: %d frames in %.1f s", info["n_frames"], info["wall_time_s"])
+    thermo = parse_thermo(workdir / "log.lammps")
+    write_parquet_atomic(thermo, smk.output.thermo)
+    cell = json.loads(Path(smk.input.cell_meta).read_text())
+    prod = thermo[thermo["stage"] == "production"]
+    run = dict(
+        keys,
+        **info,
+        **provenance(),
+        seed=cell["seed"],
+        counts=cell["counts"],
+        x_achieved=cell["x_achieved"],
+        m_achieved=cell["m_achieved"],
+        charges_used=cell["charges"],
+        potential_charges=cell["potential_charges"],
+        net_charge_e=cell["net_charge_e"],
+        neutrality=cell["neutrality"],
+        potential=cell["potential"],
+        box_A=cell["box_A"],
+        density_g_cm3=cell["density_g_cm3"],
+        engine=smk.params.engine,
+        protocol=smk.params.protocol,
+        mean_temp_K=float(prod["temp_K"].mean()),
+        mean_etotal_kcal_mol=float(prod["etotal_kcal_mol"].mean()),
+        mean_press_atm=float(prod["press_atm"].mean()),
+    )
+    write_json_atomic(smk.output.run_json, run)
