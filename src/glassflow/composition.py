@@ -38,7 +38,11 @@ class Composition:
     @property
     def counts(self) -> dict[str, int]:
         """Atom counts by element, in LAMMPS type order (modifier, former, anion)."""
-        return {self.modifier: self.n_modifier, self.former: self.n_former, self.anion: self.n_anion}
+        return {
+            self.modifier: self.n_modifier,
+            self.former: self.n_former,
+            self.anion: self.n_anion,
+        }
 
     @property
     def species(self) -> tuple[str, str, str]:

@@ -117,7 +117,9 @@ class Campaign:
 
     def runs(self) -> list[tuple[str, int, int]]:
         """All production runs as (composition label, T_K, replica)."""
-        return [(c, t, r) for c in self.compositions for t in self.temperatures_K for r in self.replicas]
+        return [
+            (c, t, r) for c in self.compositions for t in self.temperatures_K for r in self.replicas
+        ]
 
 
 def _resolve_compositions(cfg: dict[str, Any]) -> list[Composition]:
@@ -162,7 +164,9 @@ def _resolve_compositions(cfg: dict[str, Any]) -> list[Composition]:
     return comps
 
 
-def build_campaign(config: dict[str, Any], schema_path: str | Path, root: str | Path = ".") -> Campaign:
+def build_campaign(
+    config: dict[str, Any], schema_path: str | Path, root: str | Path = "."
+) -> Campaign:
     """Validate ``config`` and expand it into a :class:`Campaign` (no expensive work)."""
     cfg = validate_config(config, schema_path)
     root = Path(root)
@@ -202,7 +206,9 @@ def build_campaign(config: dict[str, Any], schema_path: str | Path, root: str | 
                 f"shorter than twice engine.cutoff_A ({2 * cutoff:.3f} A); use more atoms, "
                 "a lower density or a shorter cutoff"
             )
-        charges = neutralised_charges(comp.counts, potential.charges, comp.anion, sysc["neutrality"])
+        charges = neutralised_charges(
+            comp.counts, potential.charges, comp.anion, sysc["neutrality"]
+        )
         camp.compositions[comp.label] = CompositionRun(
             composition=comp,
             box_A=box,

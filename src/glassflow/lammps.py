@@ -205,6 +205,7 @@ def render_production(
         ramp_steps=ramp,
         equilibration_steps=steps(protocol["equilibration_ps"], dt),
         production_steps=steps(protocol["production_ps"], dt),
+        dump_file=context.get("dump_file", "dump.0.lammpstrj"),
         dump_steps=round(protocol["dump_interval_fs"] / dt),
         restart_steps=round(protocol["restart_interval_fs"] / dt),
         dump_velocities=bool(protocol["dump_velocities"]),
@@ -212,9 +213,23 @@ def render_production(
     return _ENV.get_template("production.lmp.j2").render(**ctx)
 
 
-def run_lammps(
-    cmd: Sequence[str], cwd: str | Path, log_path: str | Path, threads: int = 1
-) -> None:
+def render_production_resume(
+    context: Mapping[str, Any], protocol: Mapping[str, Any], T_K: float
+) -> str:
+    """Input that continues production from ``context['restart_file']`` up to the end."""
+    ctx = dict(context)
+    ctx.update(
+        T_K=float(T_K),
+        damp_fs=float(protocol["thermostat_damping_fs"]),
+        production_steps=steps(protocol["production_ps"], protocol["timestep_fs"]),
+        dump_steps=round(protocol["dump_interval_fs"] / protocol["timestep_fs"]),
+        restart_steps=round(protocol["restart_interval_fs"] / protocol["timestep_fs"]),
+        dump_velocities=bool(protocol["dump_velocities"]),
+    )
+    return _ENV.get_template("production_resume.lmp.j2").render(**ctx)
+
+
+def run_lammps(cmd: Sequence[str], cwd: str | Path, log_path: str | Path, threads: int = 1) -> None:
     """Run LAMMPS (argument list, no shell) in ``cwd``; stdout/stderr go to ``log_path``.
 
     Raises RuntimeError with the tail of the log when LAMMPS fails.

@@ -78,6 +78,16 @@ def parse_thermo(log_path: str | Path) -> pd.DataFrame:
     return df.drop_duplicates(subset=["stage", "step"], keep="last").reset_index(drop=True)
 
 
+def parse_thermo_logs(log_paths: list[str | Path]) -> pd.DataFrame:
+    """Thermo of a run split over several logs (restarts), in order; later rows win."""
+    frames = [parse_thermo(p) for p in log_paths if Path(p).is_file()]
+    if not frames:
+        raise ValueError(f"no thermo output in {[str(p) for p in log_paths]}")
+    df = pd.concat(frames, ignore_index=True)
+    # a resumed segment repeats the steps after its restart point: keep its rows
+    return df.drop_duplicates(subset=["stage", "step"], keep="last").reset_index(drop=True)
+
+
 def iter_dump_frames(
     dump_path: str | Path,
 ) -> Iterator[tuple[int, npt.NDArray[np.float64], list[str], npt.NDArray[np.float64]]]:
@@ -119,10 +129,12 @@ def dump_to_trajectory(
     timestep_fs: float,
     append: bool = False,
     min_step: int = -1,
+    max_step: int | None = None,
 ) -> int:
     """Convert a text dump (sorted by id) to a ``.gtrj`` trajectory; returns frames written.
 
-    Frames with ``step <= min_step`` are skipped (used when appending after a restart).
+    Frames with ``step <= min_step`` or ``step > max_step`` are skipped (used to stitch
+    dump segments of a restarted run).
     Velocities (Å/fs in LAMMPS real units) are stored in Å/ps.
     """
     writer: TrajectoryWriter | None = None
@@ -131,7 +143,7 @@ def dump_to_trajectory(
     mass = np.asarray(masses_by_type, dtype=float)
     try:
         for step, box, cols, data in iter_dump_frames(dump_path):
-            if step <= min_step:
+            if step <= min_step or (max_step is not None and step > max_step):
                 continue
             ids = data[:, cols.index("id")].astype(np.int64)
             if np.any(np.diff(ids) <= 0):

@@ -290,7 +290,9 @@ class Trajectory:
                         "is corrupted (checksum mismatch)"
                     )
                 if not np.all(np.isfinite(rec["pos"])):
-                    raise TrajectoryError(f"{self.path}: frame {start + i} has non-finite positions")
+                    raise TrajectoryError(
+                        f"{self.path}: frame {start + i} has non-finite positions"
+                    )
 
 
 def open_trajectory(path: str | Path, verify: bool = False) -> Trajectory:

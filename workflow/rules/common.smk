@@ -21,7 +21,7 @@ except ConfigError as err:
 CFG = CAMPAIGN.config
 R = str(CAMPAIGN.results)  # results/<campaign>
 ENGINE = Engine.from_config(CFG["engine"])
-MD_ENV = "../../envs/lammps-cpu.yaml"
+MD_ENV = "../../envs/" + CFG["engine"]["conda_env"] + ".yaml"
 ANALYSIS_ENV = "../../envs/analysis.yaml"
 
 # Path patterns ------------------------------------------------------------------

@@ -29,7 +29,9 @@ rule melt_quench:
         glass=GLASS_DIR + "/glass.data",
         melt=GLASS_DIR + "/melt.data",
         thermo=GLASS_DIR + "/thermo.parquet",
+        run_json=GLASS_DIR + "/glass.json",
     params:
+        run_keys=lambda wc: run_keys(wc, T_K=CFG["protocol"]["relax_T_K"]),
         force_field=force_field,
         protocol=CFG["protocol"],
         engine=CFG["engine"],

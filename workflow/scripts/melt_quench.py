@@ -4,14 +4,19 @@ from pathlib import Path
 
 from glassflow.lammps import Engine
 from glassflow.lammps_io import parse_thermo
-from glassflow.protocol import run_melt_quench, write_parquet_atomic
+from glassflow.protocol import provenance, run_melt_quench, write_json_atomic, write_parquet_atomic
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]) as log:
     workdir = Path(smk.output.glass).parent
-    context = dict(smk.params.force_field, label=smk.params.label, replica=int(smk.wildcards.rep), seed=smk.params.seed)
-    info = run_melt_quench(workdir, context, smk.params.protocol, Engine.from_config(smk.params.engine), smk.log[0])
+    keys = smk.params.run_keys
+    context = dict(
+        smk.params.force_field, label=smk.params.label, replica=keys["replica"], seed=smk.params.seed
+    )
+    engine = Engine.from_config(smk.params.engine)
+    info = run_melt_quench(workdir, context, smk.params.protocol, engine, smk.log[0])
     log.info("melt-quench done in %.1f s (LAMMPS %s)", info["wall_time_s"], info["lammps_version"])
     write_parquet_atomic(parse_thermo(workdir / "log.lammps"), smk.output.thermo)
+    write_json_atomic(smk.output.run_json, dict(keys, stage="glass", seed=smk.params.seed, **info, **provenance()))

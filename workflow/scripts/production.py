@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from glassflow.lammps import Engine
-from glassflow.lammps_io import parse_thermo
-from glassflow.protocol import provenance, run_production, write_json_atomic, write_parquet_atomic
+from glassflow.lammps_io import parse_thermo_logs
+from glassflow.protocol import production_logs, provenance, run_production, write_json_atomic, write_parquet_atomic
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
@@ -19,7 +19,7 @@ with logged(smk.log[0]) as log:
         workdir, smk.input.start, context, smk.params.protocol, engine, keys["T_K"], smk.log[0], smk.output.trajectory
     )
     log.info("production done: %d frames in %.1f s", info["n_frames"], info["wall_time_s"])
-    thermo = parse_thermo(workdir / "log.lammps")
+    thermo = parse_thermo_logs(production_logs(workdir))
     write_parquet_atomic(thermo, smk.output.thermo)
     cell = json.loads(Path(smk.input.cell_meta).read_text())
     prod = thermo[thermo["stage"] == "production"]

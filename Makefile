@@ -1,0 +1,53 @@
+# Two commands for a fresh machine:
+#   make run   - create .venv, install pinned dependencies, run the default campaign
+#   make test  - install what the tests need, run them
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+CONFIG ?= config/config.yaml
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format dag report clean-results install-slurm-profile help
+
+help:
+	@echo "make run    - install into .venv and run the default campaign ($(CONFIG))"
+	@echo "make test   - install test dependencies and run the test suite"
+	@echo "make lint   - snakemake --lint, ruff, snakefmt --check"
+	@echo "make report - build results/<campaign>/report.html"
+	@echo "make install-slurm-profile - install profiles/slurm as ~/.config/snakemake/slurm"
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[workflow,test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report $$($(BIN)/python -c "import yaml,sys; c=yaml.safe_load(open('$(CONFIG)')); print(c.get('results_dir','results')+'/'+c.get('campaign','default')+'/report.html')")
+
+test: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	$(BIN)/ruff format --check src tests benchmarks workflow/scripts
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks workflow/scripts
+	$(BIN)/ruff check --fix src tests benchmarks workflow/scripts
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+dag: $(STAMP)
+	$(BIN)/snakemake --dag --configfile $(CONFIG) | dot -Tsvg > dag.svg
+
+install-slurm-profile:
+	mkdir -p $(HOME)/.config/snakemake/slurm
+	cp profiles/slurm/config.yaml $(HOME)/.config/snakemake/slurm/config.yaml
+	@echo "installed: snakemake --profile slurm now uses $(HOME)/.config/snakemake/slurm"
+
+clean-results:
+	rm -rf results .snakemake
