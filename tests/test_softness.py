@@ -1,0 +1,268 @@
+"""Tests of glassflow.softness (physics.md §7; Chen 2023): features, labels, classifier."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from glassflow.figures_softness import plot_softness_overview
+from glassflow.potential import PairParameters, buckingham_energy
+from glassflow.softness import (
+    COULOMB_KCAL_A,
+    SoftnessSettings,
+    analyse_softness,
+    chance_band,
+    collect_samples,
+    cumulative_d2min,
+    d2min,
+    displacement_thresholds,
+    feature_names,
+    fit_softness,
+    local_environment,
+    pair_energies,
+    radial_features,
+    rearrangement_probability,
+    two_threshold_labels,
+    vanhove_threshold,
+    voronoi_volumes,
+    window_starts,
+)
+
+META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}
+
+
+# -- structure functions ---------------------------------------------------------------
+def test_g2_two_atoms_across_boundary():
+    box = np.array([20.0, 20.0, 20.0])
+    d = 2.3
+    pos = np.array([[19.5, 5.0, 5.0], [19.5 + d - 20.0, 5.0, 5.0]])
+    mu = np.arange(1.0, 6.01, 0.25)
+    width = 0.3
+    g = radial_features(pos, box, [0, 1], [0], mu, width, 6.5, n_types=2)
+    assert g.shape == (1, 2 * mu.size)
+    np.testing.assert_allclose(g[0, : mu.size], 0.0)  # no type-0 neighbour
+    np.testing.assert_allclose(g[0, mu.size :], np.exp(-((d - mu) ** 2) / (2 * width**2)))
+    assert feature_names(("Na", "S"), mu)[mu.size] == "G_S_1.00A"
+    # beyond r_max: nothing
+    assert radial_features(pos, box, [0, 1], [0], mu, width, 2.0, n_types=2).sum() == 0.0
+
+
+def test_settings_unknown_keys_named():
+    with pytest.raises(ValueError, match="bogus, zzz"):
+        SoftnessSettings.from_dict({"bogus": 1, "zzz": 2, "window_ps": 3.0})
+    with pytest.raises(ValueError, match="label_method"):
+        SoftnessSettings.from_dict({"label_method": "psychic"})
+    s = SoftnessSettings.from_dict({"d2min_quantiles": [0.4, 0.9]})
+    assert s.d2min_quantiles == (0.4, 0.9)
+    assert s.mu_grid_A()[0] == 1.0 and s.mu_grid_A()[-1] == pytest.approx(6.0)
+
+
+# -- planted mobility is learned, shuffled labels are not -------------------------------
+def _planted(seed: int = 1, n_conf: int = 6):
+    """Random A/B atoms; an A ion is 'mobile' iff it has > 4 B neighbours within 3 Å."""
+    rng = np.random.default_rng(seed)
+    box = np.array([18.0, 18.0, 18.0])
+    n_a, n_b = 200, 250
+    types = np.r_[np.zeros(n_a, int), np.ones(n_b, int)]
+    mu = np.arange(1.0, 6.01, 0.1)
+    feats, labels = [], []
+    for _ in range(n_conf):
+        pos = rng.uniform(0, 18.0, (n_a + n_b, 3))
+        feats.append(radial_features(pos, box, types, np.arange(n_a), mu, 0.1, 6.5, 2))
+        env = local_environment(pos, box, types, ("A", "B"), np.arange(n_a), env_cutoff_A=3.0)
+        labels.append((env["n_B"].to_numpy() > 4).astype(np.int8))
+    return np.vstack(feats), np.concatenate(labels)
+
+
+def test_planted_structure_is_learned_and_shuffle_is_chance():
+    x, y = _planted()
+    assert 0.25 < y.mean() < 0.75
+    s = SoftnessSettings(random_state=3)
+    model = fit_softness(x, y, s)
+    assert model.fitted and model.reason == ""
+    assert model.test_accuracy > 0.90, model.test_accuracy
+    assert model.train_accuracy > 0.90
+    # permuted labels: 3-sigma binomial band around the chance level of the test set
+    # (the test labels are a fixed stratified sample; accuracy ~ Binomial(n_test, p))
+    p = max(y.mean(), 1 - y.mean())
+    lo, hi = chance_band(model.n_test, 0.5, 3.0)
+    assert lo - abs(p - 0.5) <= model.shuffled_test_accuracy <= hi + abs(p - 0.5)
+    # softness = signed hyperplane distance: positive side predicted rearranging
+    soft = model.softness(x)
+    pred = model.pipeline.predict(x)
+    assert np.all((soft > 0) == (pred == 1))
+
+
+def test_balanced_random_labels_give_chance_accuracy():
+    x, _ = _planted(seed=7, n_conf=3)
+    rng = np.random.default_rng(11)
+    y = rng.permutation(np.r_[np.zeros(x.shape[0] // 2), np.ones(x.shape[0] - x.shape[0] // 2)])
+    model = fit_softness(x, y.astype(np.int8), SoftnessSettings())
+    lo, hi = chance_band(model.n_test, 0.5, 3.0)  # p = 1/2 exactly, 3 sigma
+    assert lo <= model.test_accuracy <= hi
+
+
+def test_one_class_degrades_gracefully():
+    x = np.random.default_rng(0).normal(size=(40, 5))
+    model = fit_softness(x, np.ones(40, np.int8))
+    assert not model.fitted and "too few" in model.reason
+    assert math.isnan(model.test_accuracy)
+    assert np.all(np.isnan(model.softness(x)))
+
+
+# -- D2min ------------------------------------------------------------------------------
+def test_d2min_affine_zero_nonaffine_positive():
+    rng = np.random.default_rng(2)
+    d0 = rng.normal(0, 2.0, (24, 3))  # two centres with 12 neighbours each
+    centre = np.repeat([0, 1], 12)
+    j = np.eye(3) + rng.normal(0, 0.1, (3, 3))
+    d1 = d0 @ j.T
+    np.testing.assert_allclose(d2min(d0, d1, centre, 2), 0.0, atol=1e-20)
+    noisy = d1.copy()
+    noisy[12:] += rng.normal(0, 0.3, (12, 3))
+    out = d2min(d0, noisy, centre, 2, normalise=False)
+    assert out[0] == pytest.approx(0.0, abs=1e-20) and out[1] > 0.1
+    # too few neighbours: NaN
+    assert np.isnan(d2min(d0[:2], d1[:2], [0, 0], 1)[0])
+
+
+def test_cumulative_d2min_translation_zero_hop_positive():
+    rng = np.random.default_rng(4)
+    box = np.array([12.0, 12.0, 12.0])
+    x0 = rng.uniform(0, 12, (80, 3))
+    frames = np.stack([x0 + k * np.array([0.3, -0.1, 0.2]) for k in range(5)])  # rigid shift
+    assert np.nanmax(cumulative_d2min(frames, box, [0, 1, 2], 5.0, 1)) < 1e-10
+    frames[2:, 0] += np.array([2.0, 0.0, 0.0])  # atom 0 hops between frames 1 and 2
+    out = cumulative_d2min(frames, box, [0, 1], 5.0, 1, "sum")
+    assert out[0] > 1.0
+    assert cumulative_d2min(frames, box, [0], 5.0, 1, "max")[0] == pytest.approx(out[0])
+
+
+# -- Voronoi, energies --------------------------------------------------------------------
+def test_voronoi_simple_cubic_and_random_sum():
+    a, n = 2.5, 4
+    g = np.arange(n) * a + 0.3
+    pos = np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T
+    vol = voronoi_volumes(pos, np.full(3, n * a))
+    np.testing.assert_allclose(vol, a**3, rtol=1e-8)
+    box = np.array([9.0, 10.0, 11.0])
+    pts = np.random.default_rng(5).uniform(0, 1, (60, 3)) * box
+    v = voronoi_volumes(pts, box)
+    assert np.all(v > 0)
+    assert v.sum() == pytest.approx(box.prod(), rel=1e-8)
+
+
+def test_pair_energies_buckingham_and_wolf():
+    box = np.full(3, 30.0)
+    pos = np.array([[5.0, 5.0, 5.0], [7.5, 5.0, 5.0]])
+    p = PairParameters(1.0e6, 0.2, 50.0)
+    buck = {frozenset(("A",)): p, frozenset(("A", "B")): p, frozenset(("B",)): p}
+    e = pair_energies(pos, box, [0, 1], ("A", "B"), [0.0, 0.0], buck, 10.0, 0.0)
+    np.testing.assert_allclose(e, 0.5 * buckingham_energy(2.5, p))
+    zero = PairParameters(0.0, 1.0, 0.0)
+    coul = dict.fromkeys(buck, zero)
+    e = pair_energies(pos, box, [0, 1], ("A", "B"), [1.0, -1.0], coul, 10.0, 0.0)
+    expect = COULOMB_KCAL_A * (-(1 / 2.5 - 1 / 10.0) - 2 * 1 / 20.0)  # alpha = 0: shifted
+    assert e.sum() == pytest.approx(expect)
+
+
+# -- thresholds and labels ----------------------------------------------------------------
+def _two_peak(r):
+    return np.exp(-((r - 0.8) ** 2) / (2 * 0.3**2)) + 0.3 * np.exp(-((r - 3.5) ** 2) / 0.32)
+
+
+def test_vanhove_threshold_two_peaks_and_fallback():
+    r = np.arange(0.025, 8.0, 0.05)
+    y = _two_peak(r)
+    fine = np.arange(0.8, 3.5, 1e-4)
+    expect = fine[np.argmin(_two_peak(fine))]
+    th, src = vanhove_threshold(r, y, smooth_A=0.05)
+    assert src == "vanhove_minimum" and abs(th - expect) < 0.1
+    th1, src1 = vanhove_threshold(r, np.exp(-((r - 0.8) ** 2)))
+    assert math.isnan(th1) and "no hopping" in src1
+    vh = pd.DataFrame({"species": "Na", "t_ps": 10.0, "r_A": r, "radial_Gs_inv_A": y})
+    vh1 = pd.concat([vh, vh.assign(t_ps=1.0, radial_Gs_inv_A=np.exp(-((r - 0.8) ** 2)))])
+    s = SoftnessSettings(window_ps=5.0)
+    th = displacement_thresholds(vh1, s, 5.0)  # 10 ps is closer to 5 ps in log t
+    assert th["vanhove_t_ps"] == 10.0 and abs(th["threshold_high"] - expect) < 0.1
+    assert th["threshold_low"] == pytest.approx(0.5 * th["threshold_high"])
+    th = displacement_thresholds(vh1, s, 1.0)  # 1 ps has no minimum: next lag (10 ps) used
+    assert th["vanhove_t_ps"] == 10.0 and abs(th["threshold_high"] - expect) < 0.1
+    th = displacement_thresholds(vh1[vh1["t_ps"] == 1.0], s, 1.0)
+    assert th["threshold_high"] == 2.0 and th["threshold_source"].startswith("fallback")
+    # a diffusive single peak with small noise wiggles is not a cage/hop minimum
+    wiggly = np.exp(-((r - 4.0) ** 2) / 4.0) * (1 + 0.03 * np.sin(8 * r))
+    assert math.isnan(vanhove_threshold(r, wiggly, smooth_A=0.05, prominence=0.01)[0])
+    assert displacement_thresholds(None, s, 5.0)["threshold_high"] == 2.0
+    np.testing.assert_array_equal(
+        two_threshold_labels([0.1, 1.5, 2.5, np.nan], 1.0, 2.0), [0, -1, 1, -1]
+    )
+
+
+def test_window_starts_and_pr_table():
+    np.testing.assert_array_equal(window_starts(401, 100), [0, 100, 200, 300])
+    np.testing.assert_array_equal(window_starts(401, 100, 2), [0, 100])
+    assert window_starts(10, 20).size == 0
+    s = np.linspace(-2, 2, 100)
+    pr = rearrangement_probability(s, (s > 0).astype(float), np.abs(s), n_bins=4)
+    np.testing.assert_allclose(pr["P_R"], [0, 0, 1, 1])
+    assert pr["n"].sum() == 100
+
+
+# -- end to end on a tiny synthetic run -----------------------------------------------------
+def _tiny_run(seed=0, hop_everyone=False):
+    rng = np.random.default_rng(seed)
+    box = np.array([14.0, 14.0, 14.0])
+    species = ("Na", "Si", "S")
+    types = np.r_[np.zeros(40, int), np.ones(10, int), np.full(40, 2)]
+    x0 = rng.uniform(0, 14, (types.size, 3))
+    n_frames = 41
+    frames = x0[None] + rng.normal(0, 0.1, (n_frames, types.size, 3))
+    # Na with a Si within 4 Å hop by 3 Å halfway through each 10-frame window
+    near = local_environment(x0, box, types, species, np.arange(40), env_cutoff_A=4.0)
+    hops = np.flatnonzero(near["n_Si"].to_numpy() > 0) if not hop_everyone else np.arange(40)
+    for w in range(4):
+        frames[w * 10 + 5 :, hops, 0] += 3.0 if w % 2 == 0 else -3.0
+    return frames, np.arange(n_frames) * 0.5, box, types, species
+
+
+def test_end_to_end_and_degenerate(tmp_path):
+    frames, t, box, types, species = _tiny_run()
+    s = SoftnessSettings(window_ps=5.0, min_class_size=3, voronoi=True)
+    pbuck = PairParameters(1.0e5, 0.3, 0.0)
+    buck = {frozenset((a, b)): pbuck for a in species for b in species}
+    q = np.where(types == 0, 0.6, np.where(types == 1, 2.4, -1.2))
+    samples = collect_samples(frames, t, box, types, species, s, q, buck)
+    assert samples.features.shape == (160, 3 * s.mu_grid_A().size)
+    ions, summ, pr = analyse_softness(samples, s, META, vanhove=None)
+    row = summ.iloc[0]
+    assert row["n_windows"] == 4 and row["threshold_source"].startswith("fallback")
+    assert row["reason"] == "" and row["n_train"] + row["n_test"] <= 160
+    assert np.isfinite(ions["softness"]).all() and np.isfinite(ions["energy_kcal_mol"]).all()
+    assert {"n_BS", "n_NBS", "n_SS", "voronoi_volume_A3", "d2min_cum_A2"} <= set(ions)
+    assert ions["label"].dtype == "Int8" and set(ions["split"]) <= {"train", "test", "none"}
+    assert list(ions.columns[:6]) == ["campaign", "x", "m", "T_K", "replica", "species"]
+    # grouped split: no ion has windows in both train and test
+    sides = ions[ions["split"] != "none"].groupby("atom_index")["split"].nunique()
+    assert row["split"] == "stratified_grouped_by_ion" and (sides == 1).all()
+    png = plot_softness_overview(ions, summ, pr, tmp_path / "soft.png")
+    assert png.stat().st_size > 10_000
+    # every ion hops: one class only -> NA accuracies with a reason, no crash
+    frames, t, box, types, species = _tiny_run(hop_everyone=True)
+    samples = collect_samples(frames, t, box, types, species, SoftnessSettings(voronoi=False))
+    ions, summ, pr = analyse_softness(samples, SoftnessSettings(), META)
+    assert math.isnan(summ["test_accuracy"].iloc[0]) and "too few" in summ["reason"].iloc[0]
+    assert ions["softness"].isna().all()
+    plot_softness_overview(ions, summ, pr, tmp_path / "empty.png")  # no crash without a fit
+    # a single frame: no window at all -> empty tables with a reason
+    one = collect_samples(frames[:1], t[:1], box, types, species, SoftnessSettings())
+    ions, summ, pr = analyse_softness(one, SoftnessSettings(), META)
+    assert len(ions) == 0 and summ["n_samples"].iloc[0] == 0 and summ["reason"].iloc[0]
+    plot_softness_overview(ions, summ, pr, tmp_path / "none.png")
+    # d2min labels run too
+    s2 = SoftnessSettings(label_method="d2min", voronoi=False, min_class_size=3)
+    ions, summ, _ = analyse_softness(collect_samples(*_tiny_run()[:5], s2), s2, META)
+    assert summ["d2min_threshold_high_A2"].iloc[0] > summ["d2min_threshold_low_A2"].iloc[0]
