@@ -20,10 +20,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/md.smk"
 include: "workflow/rules/dynamics.smk"
 include: "workflow/rules/structure.smk"
+include: "workflow/rules/softness.smk"
 include: "workflow/rules/campaign.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

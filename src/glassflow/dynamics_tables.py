@@ -48,6 +48,7 @@ from glassflow.dynamics import (
 )
 from glassflow.trajectory import Trajectory
 from glassflow.transport import (
+    VACF_MIN_FIRST_LAG_RATIO,
     a2ps_to_cm2s,
     block_standard_error,
     collective_conductivity,
@@ -62,6 +63,7 @@ from glassflow.transport import (
     neighbours_within,
     nernst_einstein_conductivity,
     partial_rdf,
+    vacf_resolved,
 )
 
 KEYS = ("campaign", "x", "m", "T_K", "replica")
@@ -219,9 +221,19 @@ def summary_table(
         )
         ein[sp] = e
         gk, gk_err = None, None
-        if d.vacf_A2_ps2 is not None:
+        gk_reason = "no velocities stored (protocol.dump_velocities: false)"
+        if d.vacf_A2_ps2 is not None and not vacf_resolved(d.vacf_A2_ps2):
+            gk_reason = (
+                f"frame interval {rd.dt_ps * 1000:g} fs does not resolve the VACF decay "
+                f"(VACF(dt)/VACF(0) = {d.vacf_A2_ps2[1] / d.vacf_A2_ps2[0]:.2f} < "
+                f"{VACF_MIN_FIRST_LAG_RATIO}); store velocities more often"
+            )
+        elif d.vacf_A2_ps2 is not None:
+            gk_reason = ""
             gk_v, used = green_kubo_diffusion(d.vacf_t_ps, d.vacf_A2_ps2, s.gk_window_ps)
             gk = gk_v if used else None
+            if used is None:
+                gk_reason = f"run shorter than the Green-Kubo window {s.gk_window_ps} ps"
             if used is not None and d.block_vacf_A2_ps2 is not None:
                 nb = d.block_vacf_A2_ps2.shape[1]
                 bl = [
@@ -237,6 +249,7 @@ def summary_table(
                 "D_err_cm2_s": None if e.D_err_A2_ps is None else a2ps_to_cm2s(e.D_err_A2_ps),
                 "D_gk_cm2_s": None if gk is None else a2ps_to_cm2s(gk),
                 "D_gk_err_cm2_s": None if gk_err is None else a2ps_to_cm2s(gk_err),
+                "gk_reason": gk_reason,
                 "diffusive": e.diffusive,
                 "reason": e.window.reason,
                 "fit_t_min_ps": e.window.t_min_ps,
@@ -325,7 +338,10 @@ def summary_table(
     for c in floats:
         df[c] = pd.array([_na(v) for v in df[c]], dtype="Float64")
     df["diffusive"] = df["diffusive"].astype("boolean")
-    return _typed(df, strings=("campaign", "species", "reason", "sigma_reason", "sigma_ne_species"))
+    return _typed(
+        df,
+        strings=("campaign", "species", "reason", "gk_reason", "sigma_reason", "sigma_ne_species"),
+    )
 
 
 def fast_slow_table(

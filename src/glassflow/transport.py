@@ -284,6 +284,20 @@ def running_integral(t_ps: npt.ArrayLike, y: npt.ArrayLike) -> FloatArray:
     return out
 
 
+VACF_MIN_FIRST_LAG_RATIO = 0.5
+
+
+def vacf_resolved(vacf_A2_ps2: npt.ArrayLike, min_ratio: float = VACF_MIN_FIRST_LAG_RATIO) -> bool:
+    """True when the frame interval resolves the VACF's first decay.
+
+    The Green-Kubo integral (eq 3) on a grid coarser than the collision time is
+    meaningless: we require ``VACF(dt) / VACF(0) >= min_ratio`` (default 0.5), i.e. the
+    velocities must be stored at least about every 10 fs for Na-Si-S melts.
+    """
+    v = np.asarray(vacf_A2_ps2, dtype=np.float64)
+    return bool(v.size >= 2 and v[0] > 0 and v[1] / v[0] >= min_ratio)
+
+
 def green_kubo_diffusion(
     t_ps: npt.ArrayLike, vacf_A2_ps2: npt.ArrayLike, window_ps: tuple[float, float] = (2.0, 5.0)
 ) -> tuple[float, tuple[float, float] | None]:

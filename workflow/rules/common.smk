@@ -1,4 +1,4 @@
-# Shared by all rule files: the expanded campaign, path patterns, wildcard
+# Shared by all the workflow's .smk files: the expanded campaign, path patterns, wildcard
 # constraints and input/params functions. No rules here.
 import math
 import sys
@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config import ConfigError, build_campaign, replica_label
 from glassflow.lammps import Engine, force_field_context
+from glassflow.tables import config_hash, git_commit
 
 try:
     CAMPAIGN = build_campaign(
@@ -21,16 +22,21 @@ except ConfigError as err:
 CFG = CAMPAIGN.config
 R = str(CAMPAIGN.results)  # results/<campaign>
 ENGINE = Engine.from_config(CFG["engine"])
-MD_ENV = "../../envs/" + CFG["engine"]["conda_env"] + ".yaml"
+MD_ENV = f"../../envs/{CFG['engine']['conda_env']}.yaml"
 ANALYSIS_ENV = "../../envs/analysis.yaml"
+POTENTIAL_FILE = str(
+    Path(workflow.basedir)
+    / CFG["system"]["potential_dir"]
+    / f"{CFG['system']['potential']}.yaml"
+)
 
 # Path patterns ------------------------------------------------------------------
-GLASS_DIR = R + "/{comp}/rep{rep}/glass"
-RUN_DIR = R + "/{comp}/T{T}/rep{rep}"
-TABLES = R + "/tables"
-FIGURES = R + "/figures"
-LOGS = R + "/logs"
-BENCH = R + "/benchmarks"
+GLASS_DIR = f"{R}/{{comp}}/rep{{rep}}/glass"
+RUN_DIR = f"{R}/{{comp}}/T{{T}}/rep{{rep}}"
+TABLES = f"{R}/tables"
+FIGURES = f"{R}/figures"
+LOGS = f"{R}/logs"
+BENCH = f"{R}/benchmarks"
 
 
 wildcard_constraints:
@@ -84,7 +90,9 @@ def cell_params(wildcards):
         "m_achieved": comp.m_achieved,
         "density_g_cm3": cr.density_g_cm3,
         "net_charge_e": cr.net_charge_e,
-        "potential_charges": {el: CAMPAIGN.potential.charges[el] for el in comp.species},
+        "potential_charges": {
+            el: CAMPAIGN.potential.charges[el] for el in comp.species
+        },
         "neutrality": CFG["system"]["neutrality"],
         "potential": CAMPAIGN.potential.name,
     }
@@ -104,8 +112,10 @@ def force_field(wildcards):
 
 def production_start(wildcards):
     """Reheat the relaxed glass (Sorensen 2023) or cool the melt (the PRL)."""
-    name = "glass.data" if CFG["protocol"]["production_start"] == "reheat" else "melt.data"
-    return GLASS_DIR.format(comp=wildcards.comp, rep=wildcards.rep) + "/" + name
+    name = (
+        "glass.data" if CFG["protocol"]["production_start"] == "reheat" else "melt.data"
+    )
+    return f"{GLASS_DIR.format(comp=wildcards.comp, rep=wildcards.rep)}/{name}"
 
 
 def md_threads():
@@ -168,4 +178,60 @@ def run_dirs(comp=None, T=None):
 
 
 def comp_x_values():
-    return sorted({f"{cr.composition.x_requested:.2f}" for cr in CAMPAIGN.compositions.values()})
+    return sorted(
+        {f"{cr.composition.x_requested:.2f}" for cr in CAMPAIGN.compositions.values()}
+    )
+
+
+# Structure ---------------------------------------------------------------------
+def structure_outputs(base):
+    return {
+        name: f"{base}/{name}.parquet"
+        for name in ("gr", "sk", "angles", "summary", "topology")
+    }
+
+
+def structure_tables_of(comp, name):
+    glass = [GLASS_DIR.format(comp=comp, rep=f"{r:02d}") for r in CAMPAIGN.replicas]
+    return [f"{d}/structure/{name}.parquet" for d in glass + run_dirs(comp)]
+
+
+# Campaign level ------------------------------------------------------------------
+FIGURE_QUANTITIES = ["D_Na", "D_Si", "D_S", "sigmaT"]
+
+
+def runs_for_tables():
+    """Production runs to aggregate: all, or only finished ones with allow_missing_runs."""
+    dirs = run_dirs()
+    if CFG["allow_missing_runs"]:
+        dirs = [d for d in dirs if Path(f"{d}/dynamics/summary.parquet").is_file()]
+    return dirs
+
+
+def glasses_for_tables():
+    dirs = glass_dirs()
+    if CFG["allow_missing_runs"]:
+        dirs = [d for d in dirs if Path(f"{d}/structure/summary.parquet").is_file()]
+    return dirs
+
+
+def expected_runs():
+    out = []
+    for comp, T, rep in CAMPAIGN.runs():
+        keys = run_keys(type("W", (), {"comp": comp, "rep": f"{rep:02d}", "T": T}))
+        keys["log"] = f"{LOGS}/production/{comp}_T{T}_rep{rep:02d}.log"
+        out.append(keys)
+    return out
+
+
+def all_targets():
+    comps = list(CAMPAIGN.compositions)
+    return [
+        f"{TABLES}/runs.parquet",
+        f"{TABLES}/arrhenius.parquet",
+        *expand(f"{FIGURES}/arrhenius_{{quantity}}.png", quantity=FIGURE_QUANTITIES),
+        *expand(f"{FIGURES}/rigidity_threshold_x{{x}}.png", x=comp_x_values()),
+        *expand(f"{FIGURES}/conductivity_map_T{{T}}.png", T=CAMPAIGN.temperatures_K),
+        *expand(f"{R}/{{comp}}/dynamics/summary.parquet", comp=comps),
+        *expand(f"{R}/{{comp}}/structure/gr.png", comp=comps),
+    ]

@@ -4,43 +4,36 @@
 
 rule build_cell:
     output:
-        cell=GLASS_DIR + "/cell.data",
-        meta=GLASS_DIR + "/cell.json",
-    params:
-        cell=cell_params,
+        cell=f"{GLASS_DIR}/cell.data",
+        meta=f"{GLASS_DIR}/cell.json",
     log:
-        LOGS + "/build_cell/{comp}_rep{rep}.log",
+        f"{LOGS}/build_cell/{{comp}}_rep{{rep}}.log",
     benchmark:
-        BENCH + "/build_cell/{comp}_rep{rep}.tsv"
+        f"{BENCH}/build_cell/{{comp}}_rep{{rep}}.tsv"
     conda:
         ANALYSIS_ENV
     threads: 1
     resources:
         runtime=10,
         mem_mb=1000,
+    params:
+        cell=cell_params,
     script:
         "../scripts/build_cell.py"
 
 
 rule melt_quench:
     input:
-        cell=GLASS_DIR + "/cell.data",
+        cell=f"{GLASS_DIR}/cell.data",
     output:
-        glass=GLASS_DIR + "/glass.data",
-        melt=GLASS_DIR + "/melt.data",
-        thermo=GLASS_DIR + "/thermo.parquet",
-        run_json=GLASS_DIR + "/glass.json",
-    params:
-        run_keys=lambda wc: run_keys(wc, T_K=CFG["protocol"]["relax_T_K"]),
-        force_field=force_field,
-        protocol=CFG["protocol"],
-        engine=CFG["engine"],
-        seed=lambda wc: CAMPAIGN.seed(wc.comp, int(wc.rep)),
-        label=lambda wc: wc.comp,
+        glass=f"{GLASS_DIR}/glass.data",
+        melt=f"{GLASS_DIR}/melt.data",
+        thermo=f"{GLASS_DIR}/thermo.parquet",
+        run_json=f"{GLASS_DIR}/glass.json",
     log:
-        LOGS + "/melt_quench/{comp}_rep{rep}.log",
+        f"{LOGS}/melt_quench/{{comp}}_rep{{rep}}.log",
     benchmark:
-        BENCH + "/melt_quench/{comp}_rep{rep}.tsv"
+        f"{BENCH}/melt_quench/{{comp}}_rep{{rep}}.tsv"
     conda:
         MD_ENV
     threads: md_threads()
@@ -48,6 +41,13 @@ rule melt_quench:
         runtime=melt_quench_runtime,
         mem_mb=2000,
         gpu=md_gpus(),
+    params:
+        run_keys=lambda wc: run_keys(wc, T_K=CFG["protocol"]["relax_T_K"]),
+        force_field=force_field,
+        protocol=CFG["protocol"],
+        engine=CFG["engine"],
+        seed=lambda wc: CAMPAIGN.seed(wc.comp, int(wc.rep)),
+        label=lambda wc: wc.comp,
     script:
         "../scripts/melt_quench.py"
 
@@ -55,20 +55,15 @@ rule melt_quench:
 rule production:
     input:
         start=production_start,
-        cell_meta=GLASS_DIR + "/cell.json",
+        cell_meta=f"{GLASS_DIR}/cell.json",
     output:
-        trajectory=RUN_DIR + "/production/trajectory.gtrj",
-        thermo=RUN_DIR + "/production/thermo.parquet",
-        run_json=RUN_DIR + "/production/run.json",
-    params:
-        force_field=force_field,
-        protocol=CFG["protocol"],
-        engine=CFG["engine"],
-        run_keys=run_keys,
+        trajectory=f"{RUN_DIR}/production/trajectory.gtrj",
+        thermo=f"{RUN_DIR}/production/thermo.parquet",
+        run_json=f"{RUN_DIR}/production/run.json",
     log:
-        LOGS + "/production/{comp}_T{T}_rep{rep}.log",
+        f"{LOGS}/production/{{comp}}_T{{T}}_rep{{rep}}.log",
     benchmark:
-        BENCH + "/production/{comp}_T{T}_rep{rep}.tsv"
+        f"{BENCH}/production/{{comp}}_T{{T}}_rep{{rep}}.tsv"
     conda:
         MD_ENV
     threads: md_threads()
@@ -76,5 +71,10 @@ rule production:
         runtime=production_runtime,
         mem_mb=2000,
         gpu=md_gpus(),
+    params:
+        force_field=force_field,
+        protocol=CFG["protocol"],
+        engine=CFG["engine"],
+        run_keys=run_keys,
     script:
         "../scripts/production.py"

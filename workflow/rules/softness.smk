@@ -3,22 +3,22 @@
 
 rule softness_run:
     input:
-        trajectory=RUN_DIR + "/production/trajectory.gtrj",
-        run_json=RUN_DIR + "/production/run.json",
-        vanhove=RUN_DIR + "/dynamics/vanhove.parquet",
+        trajectory=f"{RUN_DIR}/production/trajectory.gtrj",
+        run_json=f"{RUN_DIR}/production/run.json",
+        vanhove=f"{RUN_DIR}/dynamics/vanhove.parquet",
     output:
-        ions=RUN_DIR + "/softness/ions.parquet",
-        summary=RUN_DIR + "/softness/summary.parquet",
+        ions=f"{RUN_DIR}/softness/ions.parquet",
+        summary=f"{RUN_DIR}/softness/summary.parquet",
         png=report(
-            RUN_DIR + "/softness/softness.png",
+            f"{RUN_DIR}/softness/softness.png",
             category="Softness",
             subcategory="{comp}",
             labels={"composition": "{comp}", "T": "{T} K", "replica": "{rep}"},
         ),
     log:
-        LOGS + "/softness_run/{comp}_T{T}_rep{rep}.log",
+        f"{LOGS}/softness_run/{{comp}}_T{{T}}_rep{{rep}}.log",
     benchmark:
-        BENCH + "/softness_run/{comp}_T{T}_rep{rep}.tsv"
+        f"{BENCH}/softness_run/{{comp}}_T{{T}}_rep{{rep}}.tsv"
     group:
         "analysis"
     conda:
@@ -29,10 +29,6 @@ rule softness_run:
         mem_mb=trajectory_mem_mb,
     params:
         settings=CFG["analysis"]["softness"],
-        potential=str(
-            Path(workflow.basedir)
-            / CFG["system"]["potential_dir"]
-            / (CFG["system"]["potential"] + ".yaml")
-        ),
+        potential=POTENTIAL_FILE,
     script:
         "../scripts/softness_run.py"

@@ -25,6 +25,7 @@ with logged(smk.log[0]) as log:
     write_parquet_atomic(concat_tables(smk.input.transport, ["species"]), smk.output.transport)
     write_parquet_atomic(concat_tables(smk.input.structure, ["stage"]), smk.output.structure)
     write_parquet_atomic(concat_tables(smk.input.topology, ["stage"]), smk.output.topology)
+    write_parquet_atomic(concat_tables(smk.input.softness), smk.output.softness)
     log.info("%d runs aggregated, %d missing", len(runs), len(missing))
     if len(missing):
         print(pd.DataFrame(missing).to_string())
