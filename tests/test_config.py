@@ -111,3 +111,13 @@ def test_validate_config_does_not_mutate_input(tiny_config, schema):
     out = validate_config(tiny_config, schema)
     assert tiny_config == before
     assert out["protocol"]["timestep_fs"] == 1.0
+
+
+def test_schema_defaults_equal_package_defaults(tiny_config, schema):
+    """The analysis defaults documented in the schema are the package's own."""
+    from glassflow.dynamics import DynamicsSettings
+    from glassflow.softness import SoftnessSettings
+
+    cfg = validate_config({}, schema)
+    assert DynamicsSettings.from_dict(cfg["analysis"]["dynamics"]) == DynamicsSettings()
+    assert SoftnessSettings.from_dict(cfg["analysis"]["softness"]) == SoftnessSettings()
