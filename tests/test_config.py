@@ -117,7 +117,9 @@ def test_schema_defaults_equal_package_defaults(tiny_config, schema):
     """The analysis defaults documented in the schema are the package's own."""
     from glassflow.dynamics import DynamicsSettings
     from glassflow.softness import SoftnessSettings
+    from glassflow.structure import StructureSettings
 
     cfg = validate_config({}, schema)
     assert DynamicsSettings.from_dict(cfg["analysis"]["dynamics"]) == DynamicsSettings()
     assert SoftnessSettings.from_dict(cfg["analysis"]["softness"]) == SoftnessSettings()
+    assert StructureSettings.from_dict(cfg["analysis"]["structure"]) == StructureSettings()

@@ -51,7 +51,7 @@ def test_g2_two_atoms_across_boundary():
 
 
 def test_settings_unknown_keys_named():
-    with pytest.raises(ValueError, match="bogus, zzz"):
+    with pytest.raises(ValueError, match="analysis.softness.bogus, analysis.softness.zzz"):
         SoftnessSettings.from_dict({"bogus": 1, "zzz": 2, "window_ps": 3.0})
     with pytest.raises(ValueError, match="label_method"):
         SoftnessSettings.from_dict({"label_method": "psychic"})

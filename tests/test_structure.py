@@ -154,7 +154,7 @@ def test_settings_reject_unknown_keys():
     assert cfg.dr_A == 0.05 and cfg.cutoffs_A == {"Si-S": 2.8}
     assert cfg.r_max_for([41.277] * 3) == 10.0
     assert cfg.r_max_for([12.0] * 3) == 6.0
-    with pytest.raises(ValueError, match="bogus, dr"):
+    with pytest.raises(ValueError, match="analysis.structure.bogus, analysis.structure.dr"):
         st.StructureSettings.from_dict({"bogus": 1, "dr": 2})
 
 

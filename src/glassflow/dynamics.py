@@ -19,7 +19,6 @@ Equations refer to /work/shared/physics.md §4 (and the seed numbering quoted th
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft as sfft
 
+from glassflow.settings import known_settings
 from glassflow.trajectory import Trajectory, TrajectoryError
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,14 +93,7 @@ class DynamicsSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> DynamicsSettings:
         """Build from a config mapping; unknown keys raise ``ValueError`` naming them."""
-        data = dict(data or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown dynamics settings: {', '.join(unknown)}")
-        for key in ("gk_window_ps", "vanhove_lags_ps"):
-            if key in data:
-                data[key] = tuple(float(v) for v in data[key])
+        data = known_settings(cls, data, "dynamics")
         s = cls(**data)
         if len(s.gk_window_ps) != 2 or s.gk_window_ps[0] >= s.gk_window_ps[1]:
             raise ValueError(f"gk_window_ps must be [start, end] with start < end: {data}")

@@ -50,7 +50,6 @@ Units: Å, ps, kcal/mol, e (LAMMPS ``real``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ from scipy.signal import find_peaks
 from scipy.spatial import ConvexHull, Voronoi, cKDTree
 from scipy.special import erfc
 
+from glassflow.settings import known_settings
 from glassflow.structure import minimum_image, neighbour_pairs, wrap_positions
 from glassflow.topology import bond_counts, classify_sulfur
 
@@ -171,13 +171,7 @@ class SoftnessSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> SoftnessSettings:
         """Build from a config mapping; unknown keys raise ``ValueError`` naming them."""
-        data = dict(data or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown softness settings: {', '.join(unknown)}")
-        if "d2min_quantiles" in data:
-            data["d2min_quantiles"] = tuple(float(v) for v in data["d2min_quantiles"])
+        data = known_settings(cls, data, "softness")
         s = cls(**data)
         if s.label_method not in LABEL_METHODS:
             raise ValueError(f"label_method must be one of {LABEL_METHODS}, got {s.label_method!r}")

@@ -22,7 +22,6 @@ Conventions (all lengths in Å, wavevectors in 1/Å, angles in degrees):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,8 @@ import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 from scipy.spatial import cKDTree
+
+from glassflow.settings import known_settings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -90,17 +91,7 @@ class StructureSettings:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> StructureSettings:
         """Build settings from a dict; unknown keys raise ``ValueError`` naming them."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown structure settings: {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(known))})"
-            )
-        if "prepeak_window_inv_A" in values:
-            lo, hi = values["prepeak_window_inv_A"]
-            values["prepeak_window_inv_A"] = (float(lo), float(hi))
+        values = known_settings(cls, values, "structure")
         if "cutoffs_A" in values:
             values["cutoffs_A"] = {str(k): float(v) for k, v in dict(values["cutoffs_A"]).items()}
         if values.get("window", "lorch") not in ("lorch", "none"):
