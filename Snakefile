@@ -18,9 +18,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/md.smk"
-include: "workflow/rules/dynamics.smk"
-include: "workflow/rules/structure.smk"
-include: "workflow/rules/softness.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/campaign.smk"
 
 

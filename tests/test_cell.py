@@ -23,7 +23,7 @@ def pot(root):
 def test_ns_cell_length_at_201(pot):
     counts = {"Na": 1000, "Si": 500, "S": 1500}
     L = cell_length_for_density(counts, pot.masses, 2.01)
-    assert L == pytest.approx(41.277, abs=0.01)
+    assert pytest.approx(41.277, abs=0.01) == L
     assert density_for_cell_length(counts, pot.masses, L) == pytest.approx(2.01)
 
 

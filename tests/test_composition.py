@@ -72,7 +72,9 @@ def test_scale_anion_restores_neutrality_and_background_keeps_charges():
     assert neutralised_charges(ns, Q, "S", "scale_anion") == Q
 
 
-@pytest.mark.parametrize(("x", "m", "msg"), [(1.0, 2.0, r"\[0, 1\)"), (-0.1, 2, r"\[0, 1\)"), (0.5, 1.9, "below")])
+@pytest.mark.parametrize(
+    ("x", "m", "msg"), [(1.0, 2.0, r"\[0, 1\)"), (-0.1, 2, r"\[0, 1\)"), (0.5, 1.9, "below")]
+)
 def test_out_of_range_rejected(x, m, msg):
     with pytest.raises(ValueError, match=msg):
         counts_from_xm(x, m, 300)

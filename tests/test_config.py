@@ -47,7 +47,9 @@ def test_seeds_deterministic_and_distinct(tiny_config, schema, root):
 
 def test_explicit_counts_replay_prl_series(tiny_config, schema, root):
     cfg = tiny_config
-    cfg["compositions"] = {"explicit": [{"Na": 200, "Si": n, "S": 2800 - n} for n in (900, 600, 300)]}
+    cfg["compositions"] = {
+        "explicit": [{"Na": 200, "Si": n, "S": 2800 - n} for n in (900, 600, 300)]
+    }
     cfg["cell"] = {"mode": "length", "length_A": 40.0}
     camp = campaign(cfg, schema, root)
     assert sorted(camp.compositions) == ["x0.10_m2.00", "x0.14_m3.50", "x0.25_m8.00"]
@@ -69,7 +71,12 @@ def _mutate(cfg, path, value):
         (("compositions", "grid", "x"), [1.2], "compositions.grid.x", r"\[0, 1\)"),
         (("compositions", "grid", "x"), [1.0], "compositions.grid.x", r"\[0, 1\)"),
         (("compositions", "grid", "m"), [1.5], "compositions.grid.m", "below 2"),
-        (("temperatures_K",), [0, 1000], "temperatures_K.0", "less than or equal to the minimum of 0"),
+        (
+            ("temperatures_K",),
+            [0, 1000],
+            "temperatures_K.0",
+            "less than or equal to the minimum of 0",
+        ),
         (("temperatures_K",), [-5], "temperatures_K.0", "minimum"),
         (("replicas",), 0, "replicas", "less than the minimum of 1"),
         (("engine", "accelerator"), "cuda", "engine.accelerator", "is not one of"),

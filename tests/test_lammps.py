@@ -1,9 +1,7 @@
 """LAMMPS command lines for every launcher x accelerator, and rendered inputs that run."""
 
 import itertools
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -63,7 +61,16 @@ def test_bad_engine_settings_rejected():
     with pytest.raises(ValueError, match="engine.mpi_ranks"):
         lammps_command(Engine(mpi_ranks=2), "in.lmp", resolve=False)
     with pytest.raises(ValueError, match="command word"):
-        lammps_command(Engine(command=("lmp", "-in x; rm",)), "in.lmp", resolve=False)
+        lammps_command(
+            Engine(
+                command=(
+                    "lmp",
+                    "-in x; rm",
+                )
+            ),
+            "in.lmp",
+            resolve=False,
+        )
 
 
 def test_quench_stages(tiny_config, schema, root):
@@ -106,11 +113,20 @@ def test_rendered_inputs_run_a_few_steps(tiny_inputs, lmp, tmp_path):
     camp, cr, ctx, cfg = tiny_inputs
     from glassflow.cell import build_random_cell, write_lammps_data
 
-    atoms = build_random_cell(cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 3)
+    atoms = build_random_cell(
+        cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 3
+    )
     write_lammps_data(atoms, tmp_path / "cell.data", cr.composition.species)
-    p = dict(cfg["protocol"], melt_ps=0.02, relax_ps=0.02, quench=dict(cfg["protocol"]["quench"], rate_K_ps=1e5))
+    p = dict(
+        cfg["protocol"],
+        melt_ps=0.02,
+        relax_ps=0.02,
+        quench=dict(cfg["protocol"]["quench"], rate_K_ps=1e5),
+    )
     (tmp_path / "in.mq").write_text(render_melt_quench(ctx, p))
-    run = subprocess.run([lmp, "-in", "in.mq", "-log", "log.lammps"], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [lmp, "-in", "in.mq", "-log", "log.lammps"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout[-2000:]
     thermo = parse_thermo(tmp_path / "log.lammps")
     assert {"melt", "quench", "relax"} <= set(thermo["stage"])
@@ -120,7 +136,9 @@ def test_rendered_inputs_run_a_few_steps(tiny_inputs, lmp, tmp_path):
     prod.mkdir()
     p = dict(p, equilibration_ps=0.01, production_ps=0.05, dump_interval_fs=10, ramp_rate_K_ps=1e5)
     (prod / "in.prod").write_text(render_production(ctx, p, 2000, "../glass.data"))
-    run = subprocess.run([lmp, "-in", "in.prod", "-log", "log.lammps"], cwd=prod, capture_output=True, text=True)
+    run = subprocess.run(
+        [lmp, "-in", "in.prod", "-log", "log.lammps"], cwd=prod, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout[-2000:]
     species = cr.composition.species
     n = dump_to_trajectory(

@@ -37,8 +37,8 @@ run_production(a["workdir"], a["start"], a["context"], a["protocol"], Engine(), 
 
 @pytest.fixture(scope="module")
 def glass(tmp_path_factory, lmp_module):
-    from conftest import ROOT, SCHEMA, TINY_CONFIG
     import yaml
+    from conftest import ROOT, SCHEMA, TINY_CONFIG
 
     camp = build_campaign(yaml.safe_load(TINY_CONFIG.read_text()), SCHEMA, ROOT)
     cr = camp.compositions["x0.50_m2.00"]
@@ -48,7 +48,9 @@ def glass(tmp_path_factory, lmp_module):
     )
     ctx.update(label=cr.label, replica=1, seed=11)
     d = tmp_path_factory.mktemp("glass")
-    atoms = build_random_cell(cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 5)
+    atoms = build_random_cell(
+        cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 5
+    )
     write_lammps_data(atoms, d / "cell.data", cr.composition.species)
     run_melt_quench(d, ctx, cfg["protocol"], Engine(), d / "stdout.log")
     protocol = dict(
@@ -104,8 +106,14 @@ def test_killed_run_resumes_with_exact_frames(glass, tmp_path):
     bogus.write_bytes(b"\0" * 100)
 
     info = run_production(
-        workdir, args["start"], args["context"], args["protocol"], Engine(), 2000.0,
-        args["log"], args["out"],
+        workdir,
+        args["start"],
+        args["context"],
+        args["protocol"],
+        Engine(),
+        2000.0,
+        args["log"],
+        args["out"],
     )
     assert info["resumed_from_step"] in steps
     assert info["n_segments"] == 2
@@ -113,8 +121,14 @@ def test_killed_run_resumes_with_exact_frames(glass, tmp_path):
 
     ref_args = _production(tmp_path / "reference", glass)
     run_production(
-        Path(ref_args["workdir"]), ref_args["start"], ref_args["context"], ref_args["protocol"],
-        Engine(), 2000.0, ref_args["log"], ref_args["out"],
+        Path(ref_args["workdir"]),
+        ref_args["start"],
+        ref_args["context"],
+        ref_args["protocol"],
+        Engine(),
+        2000.0,
+        ref_args["log"],
+        ref_args["out"],
     )
     ref = open_trajectory(ref_args["out"], verify=True)
 
@@ -138,7 +152,7 @@ def test_killed_run_resumes_with_exact_frames(glass, tmp_path):
     assert len(a) == len(b) == 8000 // glass[1]["thermo_steps"] + 1
     for col in ("temp_K", "pe_kcal_mol"):
         # standard error of each mean from 8 block means (1 ps blocks, decorrelated)
-        def sem(v):
+        def sem(v, col=col):
             means = [blk.mean() for blk in np.array_split(v[col].to_numpy(), 8)]
             return np.std(means, ddof=1) / np.sqrt(len(means))
 

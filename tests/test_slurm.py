@@ -156,14 +156,14 @@ def test_tiny_campaign_through_slurm(slurm_cluster, tmp_path, lmp):
     local.mkdir()
     _, t_local = _snakemake(local, ["--cores", "2"], production)
 
-    # 2. the same through Slurm, plus the per-run dynamics analysis (group "analysis")
+    # 2. the same through Slurm, plus the per-run analyses (group "analysis")
     slurm = tmp_path / "slurm"
     slurm.mkdir()
     log, t_slurm = _snakemake(slurm, _slurm_args(), production + dynamics)
 
     submitted = SUBMITTED.findall(log)
-    # 4 build_cell + 4 melt_quench + 8 production, and the dynamics_run jobs
-    # bundled into group job(s) (group-components analysis=10 -> one job of 8)
+    # 4 build_cell + 4 melt_quench + 8 production, and the 4 analyse_runs jobs
+    # (one per composition and T) bundled into one group job (analysis=10)
     assert "Provided remote nodes" in log
     group_logs = [p for _, p in submitted if "/group_analysis" in p]
     assert len(submitted) == 16 + len(group_logs), log[-4000:]

@@ -3,7 +3,6 @@ and a production job killed half way leaving nothing that looks complete."""
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT, TINY_CONFIG
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -29,7 +27,9 @@ def snakemake(*args, cwd=ROOT, timeout=600, check=True):
         env=env,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 
@@ -51,8 +51,9 @@ def test_dry_run_prl_campaign_lists_every_job(tmp_path):
     counts = job_counts(proc.stdout + proc.stderr)
     n_comp, n_T, n_rep = 13 + 6, 3, 3
     assert counts["build_cell"] == counts["melt_quench"] == n_comp * n_rep
-    assert counts["production"] == counts["dynamics_run"] == n_comp * n_T * n_rep
-    assert counts["structure_production"] == n_comp * n_T * n_rep
+    assert counts["production"] == n_comp * n_T * n_rep
+    assert counts["analyse_runs"] == n_comp * n_T  # all replicas of a (comp, T) in one job
+    assert counts["analyse_glasses"] == n_comp
     assert counts["dynamics_composition"] == n_comp
     assert counts["tables"] == counts["arrhenius"] == 1
     print(f"dry run of the PRL campaign: {sum(counts.values())} jobs in {elapsed:.1f} s")
@@ -85,8 +86,20 @@ def test_tiny_campaign_end_to_end(tmp_path, lmp):
     res = tmp_path / "results" / "tiny"
     runs = pd.read_parquet(res / "tables/runs.parquet")
     assert len(runs) == 2 * 2 * 2
-    assert set(runs.columns) >= {"campaign", "x", "m", "T_K", "replica", "x_achieved", "m_achieved",
-                                 "net_charge_e", "seed", "lammps_version", "config_hash", "git_commit"}
+    assert set(runs.columns) >= {
+        "campaign",
+        "x",
+        "m",
+        "T_K",
+        "replica",
+        "x_achieved",
+        "m_achieved",
+        "net_charge_e",
+        "seed",
+        "lammps_version",
+        "config_hash",
+        "git_commit",
+    }
     assert runs["seed"].nunique() == 4  # one per (composition, replica)
     transport = pd.read_parquet(res / "tables/transport.parquet")
     assert set(transport["species"]) == {"Na", "Si", "S"}
@@ -99,16 +112,30 @@ def test_tiny_campaign_end_to_end(tmp_path, lmp):
     assert "arrhenius_D_Na.png" in figures and "arrhenius_sigmaT.png" in figures
     # every rule ran: each has a log
     logged = {p.name for p in (res / "logs").iterdir()}
-    for rule in ("build_cell", "melt_quench", "production", "dynamics_run", "dynamics_composition",
-                 "structure_glass", "structure_production", "structure_figures", "softness_run",
-                 "figures"):
+    for rule in (
+        "build_cell",
+        "melt_quench",
+        "production",
+        "analyse_runs",
+        "analyse_glasses",
+        "dynamics_composition",
+        "structure_figures",
+        "figures",
+    ):
         assert rule in logged, rule
     # nothing left to do, and a rerun reproduces the tables (deterministic seeds)
     proc = snakemake("-n", "--configfile", str(TINY_CONFIG), "-d", str(tmp_path))
     assert "Nothing to be done" in proc.stdout + proc.stderr
     assert not list(res.rglob("*.part")) and not list(res.rglob("restart.*.bin"))
     # the report builds
-    snakemake("--configfile", str(TINY_CONFIG), "-d", str(tmp_path), "--report", str(tmp_path / "report.html"))
+    snakemake(
+        "--configfile",
+        str(TINY_CONFIG),
+        "-d",
+        str(tmp_path),
+        "--report",
+        str(tmp_path / "report.html"),
+    )
     assert (tmp_path / "report.html").stat().st_size > 10_000
 
 
@@ -120,9 +147,22 @@ def test_killed_production_job_leaves_nothing_complete(tmp_path, lmp):
     target = "results/tiny/x0.50_m2.00/T1600/rep01/production/run.json"
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     proc = subprocess.Popen(
-        [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--cores", "1", "--configfile", str(cfg),
-         "-d", str(tmp_path), target],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            *SNAKEMAKE,
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--cores",
+            "1",
+            "--configfile",
+            str(cfg),
+            "-d",
+            str(tmp_path),
+            target,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     run_dir = tmp_path / "results/tiny/x0.50_m2.00/T1600/rep01/production"
     deadline = time.time() + 300

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config import ConfigError, build_campaign, replica_label
 from glassflow.lammps import Engine, force_field_context
+from glassflow.analysis import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
 from glassflow.tables import config_hash, git_commit
 
 try:
@@ -183,11 +184,30 @@ def comp_x_values():
     )
 
 
-# Structure ---------------------------------------------------------------------
-def structure_outputs(base):
+# Bundled analyses ----------------------------------------------------------------
+def per_replica(pattern):
+    """``pattern`` with {rep} filled for every replica; {comp} and {T} stay wildcards."""
+    return [pattern.replace("{rep}", f"{r:02d}") for r in CAMPAIGN.replicas]
+
+
+def run_analysis_outputs():
+    """Per-run tables of one (composition, T): dynamics, structure, softness."""
+    out = {}
+    for stage, names in (
+        ("dynamics", DYNAMICS_TABLES),
+        ("structure", STRUCTURE_TABLES),
+        ("softness", SOFTNESS_TABLES),
+    ):
+        for name in names:
+            out[f"{stage}_{name}"] = per_replica(f"{RUN_DIR}/{stage}/{name}.parquet")
+    return out
+
+
+def glass_structure_outputs():
+    """Structure tables of every glass (replica) of one composition."""
     return {
-        name: f"{base}/{name}.parquet"
-        for name in ("gr", "sk", "angles", "summary", "topology")
+        f"structure_{name}": per_replica(f"{GLASS_DIR}/structure/{name}.parquet")
+        for name in STRUCTURE_TABLES
     }
 
 

@@ -13,10 +13,15 @@ with logged(smk.log[0]) as log:
     workdir = Path(smk.output.glass).parent
     keys = smk.params.run_keys
     context = dict(
-        smk.params.force_field, label=smk.params.label, replica=keys["replica"], seed=smk.params.seed
+        smk.params.force_field,
+        label=smk.params.label,
+        replica=keys["replica"],
+        seed=smk.params.seed,
     )
     engine = Engine.from_config(smk.params.engine)
     info = run_melt_quench(workdir, context, smk.params.protocol, engine, smk.log[0])
     log.info("melt-quench done in %.1f s (LAMMPS %s)", info["wall_time_s"], info["lammps_version"])
     write_parquet_atomic(parse_thermo(workdir / "log.lammps"), smk.output.thermo)
-    write_json_atomic(smk.output.run_json, dict(keys, stage="glass", seed=smk.params.seed, **info, **provenance()))
+    write_json_atomic(
+        smk.output.run_json, dict(keys, stage="glass", seed=smk.params.seed, **info, **provenance())
+    )

@@ -5,7 +5,13 @@ from pathlib import Path
 
 from glassflow.lammps import Engine
 from glassflow.lammps_io import parse_thermo_logs
-from glassflow.protocol import production_logs, provenance, run_production, write_json_atomic, write_parquet_atomic
+from glassflow.protocol import (
+    production_logs,
+    provenance,
+    run_production,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
@@ -16,7 +22,14 @@ with logged(smk.log[0]) as log:
     engine = Engine.from_config(smk.params.engine)
     context = dict(smk.params.force_field, label=keys["comp"], replica=keys["replica"])
     info = run_production(
-        workdir, smk.input.start, context, smk.params.protocol, engine, keys["T_K"], smk.log[0], smk.output.trajectory
+        workdir,
+        smk.input.start,
+        context,
+        smk.params.protocol,
+        engine,
+        keys["T_K"],
+        smk.log[0],
+        smk.output.trajectory,
     )
     log.info("production done: %d frames in %.1f s", info["n_frames"], info["wall_time_s"])
     thermo = parse_thermo_logs(production_logs(workdir))

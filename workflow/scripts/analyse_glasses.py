@@ -1,0 +1,24 @@
+"""Snakemake script: structure and topology of every quenched glass of one composition."""
+
+from glassflow.analysis import (
+    STRUCTURE_TABLES,
+    read_keys,
+    structure_of_glass,
+    structure_settings,
+    write_tables,
+)
+from glassflow.runlog import logged
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+
+with logged(smk.log[0]) as log:
+    settings = structure_settings(smk.params.settings, smk.threads)
+    species = tuple(smk.params.species)
+    for i, (glass, glass_json) in enumerate(
+        zip(smk.input.glasses, smk.input.glass_jsons, strict=True)
+    ):
+        tables = structure_of_glass(glass, species, read_keys(glass_json), settings)
+        write_tables(
+            tables, {name: smk.output[f"structure_{name}"][i] for name in STRUCTURE_TABLES}
+        )
+        log.info("%s: %s", glass, tables["summary"].iloc[0].to_dict())
