@@ -104,7 +104,7 @@ def test_rendered_input_is_readable_and_formatted(tiny_inputs):
     assert "pair_coeff 3 3 482620.301000 0.284000 3317.512000  # S-S" in text
     q_s = cr.charges_used["S"]
     assert f"set             type 3 charge {q_s:.8f}" in text
-    assert "kspace_style    pppm 1.000e-04" in text
+    assert "kspace_style    ewald 1.000e-04" in text
     assert "{{" not in text and "{%" not in text
 
 

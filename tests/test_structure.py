@@ -244,6 +244,12 @@ def _write_data_file(path, pos, types, box):
     path.write_text("\n".join(lines) + "\n")
 
 
+def pd_read(path):
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
 def test_structure_scripts_end_to_end(tmp_path):
     import json
     import runpy
@@ -257,22 +263,15 @@ def test_structure_scripts_end_to_end(tmp_path):
     _write_data_file(tmp_path / "glass.data", pos, t, box)
     (tmp_path / "run.json").write_text(json.dumps({k: KEYS[k] for k in KEYS if k != "stage"}))
     names = ("gr", "sk", "angles", "summary", "topology")
-    sm = SimpleNamespace(
-        input=SimpleNamespace(
-            structure=str(tmp_path / "glass.data"), run_json=str(tmp_path / "run.json")
-        ),
-        output=SimpleNamespace(**{n: str(tmp_path / f"{n}.parquet") for n in names}),
-        params=SimpleNamespace(
-            stage="glass",
-            species=["Na", "Si", "S"],
-            settings={"k_max_inv_A": 5.0, "max_k_vectors_per_shell": 8},
-        ),
-        log=[str(tmp_path / "run.log")],
-        threads=1,
-    )
-    runpy.run_path(str(root / "structure_run.py"), init_globals={"snakemake": sm})
+    from glassflow.analysis import structure_of_glass, structure_settings, write_tables
+
+    settings = structure_settings({"k_max_inv_A": 5.0, "max_k_vectors_per_shell": 8}, 1)
+    keys = {k: KEYS[k] for k in KEYS if k != "stage"}
+    tables = structure_of_glass(tmp_path / "glass.data", ("Na", "Si", "S"), keys, settings)
+    write_tables(tables, {n: tmp_path / f"{n}.parquet" for n in names})
     for n in names:
         assert (tmp_path / f"{n}.parquet").stat().st_size > 0
+    assert set(pd_read(tmp_path / "summary.parquet")["stage"]) == {"glass"}
     figs = SimpleNamespace(
         input=SimpleNamespace(
             **{n: [str(tmp_path / f"{n}.parquet")] for n in ("gr", "sk", "angles", "topology")}

@@ -173,6 +173,8 @@ def test_killed_production_job_leaves_nothing_complete(tmp_path, lmp):
     proc.wait()
     assert not (run_dir / "trajectory.gtrj").exists()
     assert not (run_dir / "run.json").exists()
+    # a SIGKILL leaves Snakemake's lock behind, as after a power loss: unlock, as a user would
+    snakemake("--unlock", "--configfile", str(cfg), "-d", str(tmp_path))
     dry = snakemake("-n", "--configfile", str(cfg), "-d", str(tmp_path), target)
     assert "production" in job_counts(dry.stdout + dry.stderr)
     # rerunning resumes from the restart file and completes
