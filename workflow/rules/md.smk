@@ -41,6 +41,8 @@ rule melt_quench:
         runtime=melt_quench_runtime,
         mem_mb=2000,
         gpu=md_gpus(),
+        tasks=ENGINE.mpi_ranks,
+        cpus_per_task=ENGINE.threads,
     params:
         run_keys=lambda wc: run_keys(wc, T_K=CFG["protocol"]["relax_T_K"]),
         force_field=force_field,
@@ -71,6 +73,8 @@ rule production:
         runtime=production_runtime,
         mem_mb=2000,
         gpu=md_gpus(),
+        tasks=ENGINE.mpi_ranks,
+        cpus_per_task=ENGINE.threads,
     params:
         force_field=force_field,
         protocol=CFG["protocol"],
