@@ -9,11 +9,12 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format dag report clean-results install-slurm-profile help
+.PHONY: run test test-slurm lint format dag report clean-results install-slurm-profile help
 
 help:
 	@echo "make run    - install into .venv and run the default campaign ($(CONFIG))"
 	@echo "make test   - install test dependencies and run the test suite"
+	@echo "make test-slurm - start a single-node Slurm here and run the Slurm test"
 	@echo "make lint   - snakemake --lint, ruff, snakefmt --check"
 	@echo "make report - build results/<campaign>/report.html"
 	@echo "make install-slurm-profile - install profiles/slurm as ~/.config/snakemake/slurm"
@@ -29,6 +30,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra
+
+test-slurm: $(STAMP)
+	bash .ci/slurm
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
