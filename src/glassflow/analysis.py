@@ -38,6 +38,14 @@ SOFTNESS_TABLES = ("ions", "summary")
 log = logging.getLogger("glassflow")
 
 
+def combine_tables(per_run: Mapping[str, list[str | Path]], combined: Mapping[str, str | Path]):
+    """Concatenate each per-run table over the runs of a bundle into one combined table."""
+    from glassflow.tables import concat_tables
+
+    for name, path in combined.items():
+        write_parquet_atomic(concat_tables(per_run[name]), path)
+
+
 def read_keys(run_json: str | Path) -> dict[str, Any]:
     """Run keys (and the rest of the run record) from a run.json / glass.json."""
     return json.loads(Path(run_json).read_text())

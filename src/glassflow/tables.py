@@ -64,10 +64,8 @@ def concat_tables(paths: Iterable[str | Path], extra_keys: Sequence[str] = ()) -
     return sort_by_keys(pd.concat(frames, ignore_index=True), extra_keys)
 
 
-def run_row(
-    run: Mapping[str, Any], glass: Mapping[str, Any] | None, chash: str, commit: str
-) -> dict:
-    """One row of ``runs.parquet`` from a production run.json (+ its glass.json)."""
+def run_row(run: Mapping[str, Any]) -> dict:
+    """One row of ``runs.parquet`` from a production run.json."""
     counts = run["counts"]
     row: dict[str, Any] = {k: run[k] for k in RUN_KEYS}
     row.update(
@@ -91,7 +89,7 @@ def run_row(
         seed=int(run["seed"]),
         n_frames=int(run["n_frames"]),
         production_wall_s=float(run["wall_time_s"]),
-        glass_wall_s=float(glass["wall_time_s"]) if glass else float("nan"),
+        glass_wall_s=float(run["glass_wall_time_s"]),
         mean_temp_K=float(run["mean_temp_K"]),
         mean_press_atm=float(run["mean_press_atm"]),
         lammps_version=run["lammps_version"],
@@ -99,25 +97,13 @@ def run_row(
         kspace=f"{run['engine']['kspace_style']} {run['engine']['kspace_accuracy']:g}",
         cutoff_A=float(run["engine"]["cutoff_A"]),
         host=run.get("host", ""),
-        config_hash=chash,
-        git_commit=commit,
     )
     return row
 
 
-def runs_table(
-    run_jsons: Sequence[str | Path],
-    glass_jsons: Mapping[tuple[str, int], str | Path],
-    chash: str,
-    commit: str,
-) -> pd.DataFrame:
-    """``runs.parquet``: one row per production run with provenance."""
-    rows = []
-    for p in run_jsons:
-        run = json.loads(Path(p).read_text())
-        g = glass_jsons.get((run["comp"], int(run["replica"])))
-        glass = json.loads(Path(g).read_text()) if g and Path(g).is_file() else None
-        rows.append(run_row(run, glass, chash, commit))
+def runs_table(run_jsons: Sequence[str | Path]) -> pd.DataFrame:
+    """One row per production run (keys, composition, charges, protocol, provenance)."""
+    rows = [run_row(json.loads(Path(p).read_text())) for p in run_jsons]
     return sort_by_keys(pd.DataFrame(rows))
 
 

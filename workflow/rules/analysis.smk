@@ -62,11 +62,9 @@ rule analyse_glasses:
 
 rule dynamics_composition:
     input:
-        summaries=lambda wc: [
-            f"{d}/dynamics/summary.parquet" for d in run_dirs(wc.comp)
-        ],
-        curves=lambda wc: [f"{d}/dynamics/curves.parquet" for d in run_dirs(wc.comp)],
-        vanhove=lambda wc: [f"{d}/dynamics/vanhove.parquet" for d in run_dirs(wc.comp)],
+        summaries=lambda wc: run_tables("dynamics_summary", [wc.comp]),
+        curves=lambda wc: run_tables("dynamics_curves", [wc.comp]),
+        vanhove=lambda wc: run_tables("dynamics_vanhove", [wc.comp]),
     output:
         summary=f"{R}/{{comp}}/dynamics/summary.parquet",
         msd_png=report(

@@ -3,20 +3,15 @@
 
 rule tables:
     input:
-        run_jsons=lambda wc: [f"{d}/production/run.json" for d in runs_for_tables()],
-        glass_jsons=lambda wc: [f"{d}/glass.json" for d in glasses_for_tables()],
-        transport=lambda wc: [
-            f"{d}/dynamics/summary.parquet" for d in runs_for_tables()
-        ],
-        structure=lambda wc: [
-            f"{d}/structure/summary.parquet"
-            for d in glasses_for_tables() + runs_for_tables()
-        ],
-        topology=lambda wc: [
-            f"{d}/structure/topology.parquet"
-            for d in glasses_for_tables() + runs_for_tables()
-        ],
-        softness=lambda wc: [f"{d}/softness/summary.parquet" for d in runs_for_tables()],
+        runs=finished(run_tables("runs")),
+        transport=finished(run_tables("dynamics_summary")),
+        structure=finished(
+            glass_tables("structure_summary") + run_tables("structure_summary")
+        ),
+        topology=finished(
+            glass_tables("structure_topology") + run_tables("structure_topology")
+        ),
+        softness=finished(run_tables("softness_summary")),
     output:
         runs=report(f"{TABLES}/runs.parquet", category="Tables"),
         transport=report(f"{TABLES}/transport.parquet", category="Tables"),

@@ -190,8 +190,12 @@ def per_replica(pattern):
     return [pattern.replace("{rep}", f"{r:02d}") for r in CAMPAIGN.replicas]
 
 
+RUN_TABLES = f"{R}/{{comp}}/T{{T}}/tables"  # all replicas of a (comp, T), combined
+GLASS_TABLES = f"{R}/{{comp}}/tables"  # all glasses of a composition, combined
+
+
 def run_analysis_outputs():
-    """Per-run tables of one (composition, T): dynamics, structure, softness."""
+    """Per-run tables of one (composition, T) and their replica-combined versions."""
     out = {}
     for stage, names in (
         ("dynamics", DYNAMICS_TABLES),
@@ -200,39 +204,51 @@ def run_analysis_outputs():
     ):
         for name in names:
             out[f"{stage}_{name}"] = per_replica(f"{RUN_DIR}/{stage}/{name}.parquet")
+            out[f"all_{stage}_{name}"] = f"{RUN_TABLES}/{stage}_{name}.parquet"
+    out["all_runs"] = f"{RUN_TABLES}/runs.parquet"
     return out
 
 
 def glass_structure_outputs():
-    """Structure tables of every glass (replica) of one composition."""
-    return {
-        f"structure_{name}": per_replica(f"{GLASS_DIR}/structure/{name}.parquet")
-        for name in STRUCTURE_TABLES
-    }
+    """Structure tables of every glass (replica) of one composition, and combined."""
+    out = {}
+    for name in STRUCTURE_TABLES:
+        out[f"structure_{name}"] = per_replica(f"{GLASS_DIR}/structure/{name}.parquet")
+        out[f"all_structure_{name}"] = f"{GLASS_TABLES}/glass_structure_{name}.parquet"
+    return out
+
+
+def run_tables(table, comps=None, temperatures=None):
+    """Combined per-(comp, T) tables, e.g. run_tables("dynamics_summary", ["x0.50_m2.00"])."""
+    return [
+        f"{RUN_TABLES}/{table}.parquet".format(comp=c, T=t)
+        for c in (comps or CAMPAIGN.compositions)
+        for t in (temperatures or CAMPAIGN.temperatures_K)
+    ]
+
+
+def glass_tables(table, comps=None):
+    return [
+        f"{GLASS_TABLES}/glass_{table}.parquet".format(comp=c)
+        for c in (comps or CAMPAIGN.compositions)
+    ]
 
 
 def structure_tables_of(comp, name):
-    glass = [GLASS_DIR.format(comp=comp, rep=f"{r:02d}") for r in CAMPAIGN.replicas]
-    return [f"{d}/structure/{name}.parquet" for d in glass + run_dirs(comp)]
+    return glass_tables(f"structure_{name}", [comp]) + run_tables(
+        f"structure_{name}", [comp]
+    )
 
 
 # Campaign level ------------------------------------------------------------------
 FIGURE_QUANTITIES = ["D_Na", "D_Si", "D_S", "sigmaT"]
 
 
-def runs_for_tables():
-    """Production runs to aggregate: all, or only finished ones with allow_missing_runs."""
-    dirs = run_dirs()
-    if CFG["allow_missing_runs"]:
-        dirs = [d for d in dirs if Path(f"{d}/dynamics/summary.parquet").is_file()]
-    return dirs
-
-
-def glasses_for_tables():
-    dirs = glass_dirs()
-    if CFG["allow_missing_runs"]:
-        dirs = [d for d in dirs if Path(f"{d}/structure/summary.parquet").is_file()]
-    return dirs
+def finished(paths):
+    """With allow_missing_runs, only the outputs that exist (others are reported)."""
+    return (
+        [p for p in paths if Path(p).is_file()] if CFG["allow_missing_runs"] else paths
+    )
 
 
 def expected_runs():

@@ -25,6 +25,7 @@ rule build_cell:
 rule melt_quench:
     input:
         cell=f"{GLASS_DIR}/cell.data",
+        cell_meta=f"{GLASS_DIR}/cell.json",
     output:
         glass=f"{GLASS_DIR}/glass.data",
         melt=f"{GLASS_DIR}/melt.data",
@@ -57,7 +58,7 @@ rule melt_quench:
 rule production:
     input:
         start=production_start,
-        cell_meta=f"{GLASS_DIR}/cell.json",
+        glass_json=f"{GLASS_DIR}/glass.json",
     output:
         trajectory=f"{RUN_DIR}/production/trajectory.gtrj",
         thermo=f"{RUN_DIR}/production/thermo.parquet",

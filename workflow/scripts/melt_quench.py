@@ -1,5 +1,6 @@
 """Snakemake script: melt, quench and relax one random cell with LAMMPS."""
 
+import json
 from pathlib import Path
 
 from glassflow.lammps import Engine
@@ -22,6 +23,7 @@ with logged(smk.log[0]) as log:
     info = run_melt_quench(workdir, context, smk.params.protocol, engine, smk.log[0])
     log.info("melt-quench done in %.1f s (LAMMPS %s)", info["wall_time_s"], info["lammps_version"])
     write_parquet_atomic(parse_thermo(workdir / "log.lammps"), smk.output.thermo)
-    write_json_atomic(
-        smk.output.run_json, dict(keys, stage="glass", seed=smk.params.seed, **info, **provenance())
-    )
+    cell = json.loads(Path(smk.input.cell_meta).read_text())
+    glass = dict(cell, **keys, stage="glass", **provenance())
+    glass.update(glass_wall_time_s=info["wall_time_s"], lammps_version=info["lammps_version"])
+    write_json_atomic(smk.output.run_json, glass)

@@ -34,13 +34,14 @@ with logged(smk.log[0]) as log:
     log.info("production done: %d frames in %.1f s", info["n_frames"], info["wall_time_s"])
     thermo = parse_thermo_logs(production_logs(workdir))
     write_parquet_atomic(thermo, smk.output.thermo)
-    cell = json.loads(Path(smk.input.cell_meta).read_text())
+    cell = json.loads(Path(smk.input.glass_json).read_text())
     prod = thermo[thermo["stage"] == "production"]
     run = dict(
         keys,
         **info,
         **provenance(),
         seed=cell["seed"],
+        glass_wall_time_s=cell["glass_wall_time_s"],
         counts=cell["counts"],
         x_achieved=cell["x_achieved"],
         m_achieved=cell["m_achieved"],
