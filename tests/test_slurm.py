@@ -149,7 +149,8 @@ def test_tiny_campaign_through_slurm(slurm_cluster, tmp_path, lmp):
     runs = _runs()
     assert len(runs) == 8
     production = [r + "/production/run.json" for r in runs]
-    dynamics = [r + "/dynamics/summary.parquet" for r in runs]
+    # one analyse_runs job per (composition, T): results/tiny/<comp>/T<T>/tables/...
+    dynamics = sorted({str(Path(r).parent / "tables" / "dynamics_summary.parquet") for r in runs})
 
     # 1. reference: a plain local run (workflow profile only: cores 2)
     local = tmp_path / "local"

@@ -38,14 +38,6 @@ SOFTNESS_TABLES = ("ions", "summary")
 log = logging.getLogger("glassflow")
 
 
-def combine_tables(per_run: Mapping[str, list[str | Path]], combined: Mapping[str, str | Path]):
-    """Concatenate each per-run table over the runs of a bundle into one combined table."""
-    from glassflow.tables import concat_tables
-
-    for name, path in combined.items():
-        write_parquet_atomic(concat_tables(per_run[name]), path)
-
-
 def read_keys(run_json: str | Path) -> dict[str, Any]:
     """Run keys (and the rest of the run record) from a run.json / glass.json."""
     return json.loads(Path(run_json).read_text())
@@ -96,10 +88,8 @@ def softness_of_run(
     vanhove: pd.DataFrame,
     settings: Mapping[str, Any] | None,
     potential_file: str | Path | None,
-    figure: str | Path,
 ) -> dict[str, pd.DataFrame]:
-    """Softness of the mobile ions (physics.md §7) and its overview figure."""
-    from glassflow.figures_softness import plot_softness_overview
+    """Softness of the mobile ions (physics.md §7): per-ion table and summary."""
     from glassflow.potential import load_potential
     from glassflow.softness import SoftnessSettings, analyse_softness, collect_samples
 
@@ -115,47 +105,35 @@ def softness_of_run(
         charges_e=traj.charges,
         buckingham=buck,
     )
-    ions, summary, pr = analyse_softness(samples, s, meta, vanhove)
-    plot_softness_overview(ions, summary, pr, figure)
+    ions, summary, _ = analyse_softness(samples, s, meta, vanhove)
     return {"ions": ions, "summary": summary}
 
 
 def analyse_production_run(
     trajectory: str | Path,
     run_json: str | Path,
-    outputs: Mapping[str, Mapping[str, str | Path]],
     settings: Mapping[str, Mapping[str, Any]],
     potential_file: str | Path | None = None,
     threads: int = 1,
-) -> None:
-    """Dynamics, structure and softness of one production run, into ``outputs``.
+) -> dict[str, pd.DataFrame]:
+    """Dynamics, structure and softness tables of one production run.
 
-    ``outputs`` maps ``dynamics``, ``structure``, ``softness`` to {table name: path} and
-    ``softness_png`` to {"png": path}; ``settings`` holds the analysis config sections.
+    Returns ``{"<stage>_<table>": DataFrame}`` for stage in dynamics, structure,
+    softness (table names in DYNAMICS_TABLES, STRUCTURE_TABLES, SOFTNESS_TABLES); every
+    row carries the run keys. ``settings`` holds the ``analysis`` config sections.
     """
     meta = read_keys(run_json)
     traj = open_trajectory(trajectory)
     t0 = time.perf_counter()
     dyn = dynamics_of_run(traj, meta, settings.get("dynamics"))
-    write_tables(dyn, outputs["dynamics"])
     t1 = time.perf_counter()
     st = structure_of_trajectory(
         trajectory, meta, structure_settings(settings.get("structure"), threads)
     )
-    write_tables(st, outputs["structure"])
     t2 = time.perf_counter()
-    soft = softness_of_run(
-        traj,
-        meta,
-        dyn["vanhove"],
-        settings.get("softness"),
-        potential_file,
-        outputs["softness_png"]["png"],
-    )
-    write_tables(soft, outputs["softness"])
+    soft = softness_of_run(traj, meta, dyn["vanhove"], settings.get("softness"), potential_file)
     t3 = time.perf_counter()
-    summ = dyn["summary"]
-    for _, row in summ.iterrows():
+    for _, row in dyn["summary"].iterrows():
         log.info(
             "%s T=%s rep %s %s: diffusive=%s D=%s +- %s cm2/s (%s), D_GK=%s",
             meta["comp"],
@@ -175,3 +153,20 @@ def analyse_production_run(
         t2 - t1,
         t3 - t2,
     )
+    tables = {f"dynamics_{k}": v for k, v in dyn.items()}
+    tables |= {f"structure_{k}": v for k, v in st.items()}
+    tables |= {f"softness_{k}": v for k, v in soft.items()}
+    return tables
+
+
+def combine(per_run: list[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Concatenate each table over several runs (rows keep their run keys)."""
+    from glassflow.tables import sort_by_keys
+
+    names = per_run[0].keys() if per_run else []
+    return {
+        n: sort_by_keys(pd.concat([r[n] for r in per_run if len(r[n])], ignore_index=True))
+        if any(len(r[n]) for r in per_run)
+        else per_run[0][n]
+        for n in names
+    }

@@ -1,7 +1,7 @@
-# Analyses. Per-run tables (dynamics, structure, softness) are written for every
-# run, but the jobs are bundled: one job analyses all replicas of a (composition,
-# T), one job all glasses of a composition. That keeps a 10^4-run campaign a DAG
-# Snakemake builds in seconds and saves a Python start-up per run.
+# Analyses, bundled: one job analyses all replicas of a (composition, T) and
+# writes one tidy table per kind (rows keyed by replica); one job does all glasses
+# of a composition. That keeps the DAG of a 10^4-run campaign small and saves a
+# Python start-up per run.
 
 
 rule analyse_runs:
@@ -11,7 +11,7 @@ rule analyse_runs:
     output:
         **run_analysis_outputs(),
         softness_png=report(
-            per_replica(f"{RUN_DIR}/softness/softness.png"),
+            f"{RUN_TABLES}/softness.png",
             category="Softness",
             subcategory="{comp}",
             labels={"composition": "{comp}", "T": "{T} K"},

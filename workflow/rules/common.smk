@@ -162,22 +162,6 @@ def trajectory_mem_mb(wildcards, attempt):
 
 
 # Target lists -------------------------------------------------------------------
-def glass_dirs():
-    return [
-        GLASS_DIR.format(comp=c, rep=f"{r:02d}")
-        for c in CAMPAIGN.compositions
-        for r in CAMPAIGN.replicas
-    ]
-
-
-def run_dirs(comp=None, T=None):
-    return [
-        RUN_DIR.format(comp=c, T=t, rep=f"{r:02d}")
-        for c, t, r in CAMPAIGN.runs()
-        if (comp is None or c == comp) and (T is None or t == int(T))
-    ]
-
-
 def comp_x_values():
     return sorted(
         {f"{cr.composition.x_requested:.2f}" for cr in CAMPAIGN.compositions.values()}
@@ -190,12 +174,12 @@ def per_replica(pattern):
     return [pattern.replace("{rep}", f"{r:02d}") for r in CAMPAIGN.replicas]
 
 
-RUN_TABLES = f"{R}/{{comp}}/T{{T}}/tables"  # all replicas of a (comp, T), combined
-GLASS_TABLES = f"{R}/{{comp}}/tables"  # all glasses of a composition, combined
+RUN_TABLES = f"{R}/{{comp}}/T{{T}}/tables"  # analyses of all replicas of a (comp, T)
+GLASS_TABLES = f"{R}/{{comp}}/tables"  # analyses of all glasses of a composition
 
 
 def run_analysis_outputs():
-    """Per-run tables of one (composition, T) and their replica-combined versions."""
+    """Tables of all replicas of one (composition, T): dynamics, structure, softness."""
     out = {}
     for stage, names in (
         ("dynamics", DYNAMICS_TABLES),
@@ -203,19 +187,17 @@ def run_analysis_outputs():
         ("softness", SOFTNESS_TABLES),
     ):
         for name in names:
-            out[f"{stage}_{name}"] = per_replica(f"{RUN_DIR}/{stage}/{name}.parquet")
-            out[f"all_{stage}_{name}"] = f"{RUN_TABLES}/{stage}_{name}.parquet"
-    out["all_runs"] = f"{RUN_TABLES}/runs.parquet"
+            out[f"{stage}_{name}"] = f"{RUN_TABLES}/{stage}_{name}.parquet"
+    out["runs"] = f"{RUN_TABLES}/runs.parquet"
     return out
 
 
 def glass_structure_outputs():
-    """Structure tables of every glass (replica) of one composition, and combined."""
-    out = {}
-    for name in STRUCTURE_TABLES:
-        out[f"structure_{name}"] = per_replica(f"{GLASS_DIR}/structure/{name}.parquet")
-        out[f"all_structure_{name}"] = f"{GLASS_TABLES}/glass_structure_{name}.parquet"
-    return out
+    """Structure tables of all glasses (replicas) of one composition."""
+    return {
+        f"structure_{name}": f"{GLASS_TABLES}/glass_structure_{name}.parquet"
+        for name in STRUCTURE_TABLES
+    }
 
 
 def run_tables(table, comps=None, temperatures=None):

@@ -1,8 +1,7 @@
 """Snakemake script: structure and topology of every quenched glass of one composition."""
 
 from glassflow.analysis import (
-    STRUCTURE_TABLES,
-    combine_tables,
+    combine,
     read_keys,
     structure_of_glass,
     structure_settings,
@@ -15,14 +14,10 @@ smk = snakemake  # noqa: F821 - injected by Snakemake
 with logged(smk.log[0]) as log:
     settings = structure_settings(smk.params.settings, smk.threads)
     species = tuple(smk.params.species)
-    pairs = zip(smk.input.glasses, smk.input.glass_jsons, strict=True)
-    for i, (glass, glass_json) in enumerate(pairs):
+    per_glass = []
+    for glass, glass_json in zip(smk.input.glasses, smk.input.glass_jsons, strict=True):
         tables = structure_of_glass(glass, species, read_keys(glass_json), settings)
-        write_tables(
-            tables, {name: smk.output[f"structure_{name}"][i] for name in STRUCTURE_TABLES}
-        )
+        per_glass.append({f"structure_{name}": t for name, t in tables.items()})
         log.info("%s: %s", glass, tables["summary"].iloc[0].to_dict())
-    names = [f"structure_{name}" for name in STRUCTURE_TABLES]
-    combine_tables(
-        {n: list(smk.output[n]) for n in names}, {n: smk.output[f"all_{n}"] for n in names}
-    )
+    combined = combine(per_glass)
+    write_tables(combined, {name: smk.output[name] for name in combined})

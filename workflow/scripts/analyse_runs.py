@@ -1,40 +1,27 @@
 """Snakemake script: dynamics, structure and softness of every replica of one (comp, T).
 
-Writes the per-run tables of each replica, then the tables of all replicas combined
-(`<comp>/T<T>/tables/*.parquet`), which the composition and campaign rules read.
+Each run is analysed on its own; the tables of all replicas are written together, one
+tidy table per kind with the run keys (campaign, x, m, T_K, replica) on every row.
 """
 
-from glassflow.analysis import (
-    DYNAMICS_TABLES,
-    SOFTNESS_TABLES,
-    STRUCTURE_TABLES,
-    analyse_production_run,
-    combine_tables,
-)
+from glassflow.analysis import analyse_production_run, combine, write_tables
+from glassflow.figures_softness import plot_softness_overview
 from glassflow.protocol import write_parquet_atomic
 from glassflow.runlog import logged
 from glassflow.tables import runs_table
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-STAGES = (
-    ("dynamics", DYNAMICS_TABLES),
-    ("structure", STRUCTURE_TABLES),
-    ("softness", SOFTNESS_TABLES),
-)
 
 with logged(smk.log[0]):
-    pairs = zip(smk.input.trajectories, smk.input.run_jsons, strict=True)
-    for i, (trajectory, run_json) in enumerate(pairs):
-        outputs = {
-            stage: {name: smk.output[f"{stage}_{name}"][i] for name in names}
-            for stage, names in STAGES
-        }
-        outputs["softness_png"] = {"png": smk.output.softness_png[i]}
+    per_run = [
         analyse_production_run(
-            trajectory, run_json, outputs, smk.params.settings, smk.params.potential, smk.threads
+            traj, run_json, smk.params.settings, smk.params.potential, smk.threads
         )
-    tables = [f"{stage}_{name}" for stage, names in STAGES for name in names]
-    combine_tables(
-        {t: list(smk.output[t]) for t in tables}, {t: smk.output[f"all_{t}"] for t in tables}
+        for traj, run_json in zip(smk.input.trajectories, smk.input.run_jsons, strict=True)
+    ]
+    tables = combine(per_run)
+    write_tables(tables, {name: smk.output[name] for name in tables})
+    write_parquet_atomic(runs_table(smk.input.run_jsons), smk.output.runs)
+    plot_softness_overview(
+        tables["softness_ions"], tables["softness_summary"], None, smk.output.softness_png
     )
-    write_parquet_atomic(runs_table(smk.input.run_jsons), smk.output.all_runs)
