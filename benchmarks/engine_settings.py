@@ -539,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--min-fit-ps", type=float, default=0.5)
     ap.add_argument("--speed-steps", type=int, default=1000)
     ap.add_argument("--speed-warmup-steps", type=int, default=100)
-    ap.add_argument("--speed-repeats", type=int, default=3)
+    ap.add_argument("--speed-repeats", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=2, help="concurrent accuracy runs")
     ap.add_argument("--quick", action="store_true", help="smoke run: few settings, short runs")
     ap.add_argument(
