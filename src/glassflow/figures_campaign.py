@@ -460,6 +460,10 @@ def plot_conductivity_map(
         x_pad = max(0.05, 0.1 * np.ptp(xv))
         m_lo, m_hi = max(0.05, mv.min() - m_pad), mv.max() + m_pad
         x_lo, x_hi = max(0.0, xv.min() - x_pad), min(0.99, xv.max() + x_pad)
+        # always show the isostatic line x_c(m) and both regions, even far from the runs
+        x_c = np.asarray(critical_x(np.linspace(m_lo, min(m_hi, 11.9), 50)))
+        x_lo = max(0.0, min(x_lo, float(x_c.min()) - 0.05))
+        x_hi = max(x_hi, min(0.99, float(x_c.max()) + 0.05))
         z = pooled["log10_mean"].to_numpy(dtype=float)
         vmin, vmax = float(z.min()), float(z.max())
         if vmax - vmin < 1e-9:
