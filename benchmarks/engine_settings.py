@@ -73,15 +73,9 @@ def born_coeff_lines(potential, species: Sequence[str]) -> list[str]:
     Born: ``E = A exp((sigma - r)/rho) - C/r^6 + D/r^8``. With ``sigma = 0`` and ``D = 0``
     it is the Buckingham ``A exp(-r/rho) - C/r^6`` term for term (same A, rho, C).
     """
-    lines = []
-    for i, a in enumerate(species, start=1):
-        for j, b in enumerate(species[i - 1 :], start=i):
-            p = potential.pair(a, b)
-            lines.append(
-                f"pair_coeff {i} {j} {p.A_kcal_mol:.6f} {p.rho_A:.6f} 0.0 "
-                f"{p.C_kcal_A6_mol:.6f} 0.0  # {a}-{b}"
-            )
-    return lines
+    from glassflow.potential import pair_coeff_lines
+
+    return pair_coeff_lines(potential, tuple(species), style="born")
 
 
 def energy_drift(

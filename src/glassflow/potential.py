@@ -99,15 +99,25 @@ def load_potential(path: str | Path) -> Potential:
     )
 
 
-def pair_coeff_lines(potential: Potential, species: tuple[str, ...]) -> list[str]:
-    """LAMMPS ``pair_coeff i j A rho C`` lines for types numbered in ``species`` order."""
+def pair_coeff_lines(
+    potential: Potential, species: tuple[str, ...], style: str = "buck"
+) -> list[str]:
+    """LAMMPS ``pair_coeff`` lines for types numbered in ``species`` order.
+
+    ``buck``: ``A rho C``. ``born`` (Born-Mayer-Huggins, ``A exp((sigma - r)/rho) - C/r^6
+    + D/r^8``): ``A rho 0 C 0``, the same energy term for term.
+    """
+    if style not in ("buck", "born"):
+        raise ValueError(f"pair style {style!r}: expected 'buck' or 'born'")
     lines = []
     for i, a in enumerate(species, start=1):
         for j, b in enumerate(species[i - 1 :], start=i):
             p = potential.pair(a, b)
+            sigma = " 0.0" if style == "born" else ""
+            d = " 0.0" if style == "born" else ""
             lines.append(
-                f"pair_coeff {i} {j} {p.A_kcal_mol:.6f} {p.rho_A:.6f} {p.C_kcal_A6_mol:.6f}"
-                f"  # {a}-{b}"
+                f"pair_coeff {i} {j} {p.A_kcal_mol:.6f} {p.rho_A:.6f}{sigma} "
+                f"{p.C_kcal_A6_mol:.6f}{d}  # {a}-{b}"
             )
     return lines
 
