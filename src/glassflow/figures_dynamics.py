@@ -33,6 +33,14 @@ def _species_axes(n: int, title: str):
     return fig, axes[0]
 
 
+def _save(fig, path: str | Path) -> Path:
+    """Write a figure (PNG at 130 dpi) and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_msd(pooled: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> Path:
     """MSD(t) log-log per species, one curve per T, fitted window drawn thick."""
     msd = pooled[pooled["quantity"] == "msd_A2"]
@@ -53,10 +61,7 @@ def plot_msd(pooled: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> P
         ax.set_ylabel(r"$\langle r^2(t)\rangle$ ($\AA^2$)")
         ax.set_title(f"{sp}  (thick: Einstein fit window)", fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_alpha2(pooled: pd.DataFrame, path: str | Path) -> Path:
@@ -79,10 +84,7 @@ def plot_alpha2(pooled: pd.DataFrame, path: str | Path) -> Path:
         ax.set_ylabel(r"$\alpha_2(t)$ (dimensionless)")
         ax.set_title(sp, fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_vanhove(vanhove: pd.DataFrame, path: str | Path, species: str = "Na") -> Path:
@@ -107,7 +109,4 @@ def plot_vanhove(vanhove: pd.DataFrame, path: str | Path, species: str = "Na") -
         ax.set_ylabel(r"$4\pi r^2 G_s(r,t)$ (Å$^{-1}$)")
         ax.set_title(f"{temp:.0f} K (dashed: Gaussian, eq 12)", fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
