@@ -123,7 +123,7 @@ def analyse_production_run(
     row carries the run keys. ``settings`` holds the ``analysis`` config sections.
     """
     meta = read_keys(run_json)
-    traj = open_trajectory(trajectory)
+    traj = open_trajectory(trajectory, verify="stream")  # every frame read is CRC-checked
     t0 = time.perf_counter()
     dyn = dynamics_of_run(traj, meta, settings.get("dynamics"))
     t1 = time.perf_counter()

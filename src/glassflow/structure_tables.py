@@ -295,7 +295,7 @@ def load_trajectory_frames(
     """Strided frames (at most ``max_frames``) of a .gtrj: (positions, types, species, box)."""
     from glassflow.trajectory import open_trajectory
 
-    traj = open_trajectory(path)
+    traj = open_trajectory(path, verify="stream")  # the frames read are CRC-checked
     if traj.n_frames == 0:
         raise ValueError(f"{path}: trajectory has no frames")
     idx = st.frame_stride(traj.n_frames, max_frames)

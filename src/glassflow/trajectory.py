@@ -5,6 +5,12 @@ fixed-size little-endian frame records ``(step, time_ps, crc32, pad, box_A[3],
 pos[N,3] float32[, vel[N,3] float32])``. Positions are unwrapped, in Å;
 velocities in Å/ps. Every frame carries a CRC32 of its coordinate bytes, so a
 corrupted frame is found and named; a truncated file is found from its size.
+
+Checksums are verified by default while reading (``verify="stream"``): the first
+time a frame's coordinates are materialised (``positions``/``velocities``), the
+CRC32 of its whole coordinate record is computed from the memory map (no copy)
+and compared, so an analysis that reads a trajectory once pays one CRC pass over
+the bytes it reads anyway (see ``benchmarks/trajectory_crc.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,8 +31,23 @@ VERSION = 1
 HEADER_BYTES = 4096
 
 
+VERIFY_MODES = ("stream", "all", "off")
+VerifyMode = Literal["stream", "all", "off"]
+
+
 class TrajectoryError(ValueError):
     """A trajectory file is unreadable; the message names the file and frame."""
+
+
+def verify_mode(verify: bool | str) -> VerifyMode:
+    """Normalise ``verify``: True -> "all" (now), False -> "off", or a mode name."""
+    if verify is True:
+        return "all"
+    if verify is False:
+        return "off"
+    if verify not in VERIFY_MODES:
+        raise ValueError(f"verify: {verify!r} is not one of {VERIFY_MODES} or a bool")
+    return verify  # type: ignore[return-value]
 
 
 def frame_dtype(n_atoms: int, has_velocities: bool) -> np.dtype:
@@ -160,28 +182,50 @@ def write_trajectory(
     return Path(path)
 
 
-class Trajectory:
-    """Read-only, memory-mapped view of a ``.gtrj`` file (see module docstring)."""
+def _read_header_bytes(fh, path: Path) -> bytes:
+    """The JSON header up to its terminating newline, read block by block.
 
-    def __init__(self, path: str | Path):
+    Reads only the header blocks (a header of N atoms is ~30 N bytes), never the frames.
+    """
+    chunks: list[bytes] = []
+    while True:
+        block = fh.read(HEADER_BYTES)
+        if len(block) < HEADER_BYTES:
+            raise TrajectoryError(
+                f"{path}: truncated header ({sum(map(len, chunks)) + len(block)} bytes)"
+            )
+        if not chunks and MAGIC.encode() not in block[:64]:
+            raise TrajectoryError(f"{path}: not a glassflow trajectory (bad magic)")
+        end = block.find(b"\n")
+        if end >= 0:
+            chunks.append(block[:end])
+            return b"".join(chunks)
+        chunks.append(block)
+
+
+class Trajectory:
+    """Read-only, memory-mapped view of a ``.gtrj`` file (see module docstring).
+
+    ``verify``: ``"stream"`` (default) checks each frame's CRC32 (and that its
+    coordinates are finite) the first time the frame is read; ``"all"`` (or True)
+    checks every frame now; ``"off"`` (or False) never checks. A failed check raises
+    :class:`TrajectoryError` naming the file, the frame and its step.
+    """
+
+    def __init__(self, path: str | Path, verify: bool | str = "stream"):
         self.path = Path(path)
+        mode = verify_mode(verify)
         try:
             size = self.path.stat().st_size
         except FileNotFoundError as err:
             raise TrajectoryError(f"{self.path}: no such trajectory file") from err
         with open(self.path, "rb") as fh:
-            first = fh.read(HEADER_BYTES)
-            if len(first) < HEADER_BYTES:
-                raise TrajectoryError(f"{self.path}: truncated header ({len(first)} bytes)")
-            end = first.find(b"\n")
-            try:
-                if end < 0:  # header longer than one block
-                    rest = fh.read()
-                    end = first.__len__() + rest.find(b"\n")
-                    first = first + rest
-                doc = json.loads(first[:end])
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise TrajectoryError(f"{self.path}: corrupted header: {err}") from err
+            raw = _read_header_bytes(fh, self.path)
+        end = len(raw)
+        try:
+            doc = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise TrajectoryError(f"{self.path}: corrupted header: {err}") from err
         if not isinstance(doc, dict) or doc.get("magic") != MAGIC:
             raise TrajectoryError(f"{self.path}: not a glassflow trajectory (bad magic)")
         header_len = -(-(end + 1) // HEADER_BYTES) * HEADER_BYTES
@@ -208,11 +252,30 @@ class Trajectory:
             if n_frames
             else np.zeros(0, dtype=self._dtype)
         )
+        # the same bytes as raw rows: the coordinate payload (pos then vel) is one
+        # contiguous slice of each row, so its CRC32 needs no copy
+        self._raw = (
+            np.memmap(
+                self.path,
+                dtype=np.uint8,
+                mode="r",
+                offset=header_len,
+                shape=(n_frames, self._dtype.itemsize),
+            ).view(np.ndarray)  # plain views: slicing a row costs no Python hook
+            if n_frames
+            else np.zeros((0, self._dtype.itemsize), dtype=np.uint8)
+        )
+        self._payload_start = int(self._dtype.fields["pos"][1])
+        self._checked = np.zeros(self.n_frames, dtype=bool)
+        self._stream = mode == "stream"
         self.steps = np.asarray(self._rec["step"])
         self.times_ps = np.asarray(self._rec["time_ps"])
+        self._crc32 = np.asarray(self._rec["crc32"], dtype=np.uint32)
         if self.n_frames > 1 and np.any(np.diff(self.steps) <= 0):
             bad = int(np.argmax(np.diff(self.steps) <= 0)) + 1
             raise TrajectoryError(f"{self.path}: frame {bad}: time stamps not increasing")
+        if mode == "all":
+            self.verify()
 
     # metadata -------------------------------------------------------------------
     @property
@@ -253,7 +316,9 @@ class Trajectory:
 
     # data -------------------------------------------------------------------------
     def _field(self, name: str, start: int, stop: int | None, atoms: npt.ArrayLike | None):
-        stop = self.n_frames if stop is None else min(stop, self.n_frames)
+        start, stop, _ = slice(start, stop).indices(self.n_frames)
+        if self._stream:
+            self.verify(start, stop)
         block = self._rec[name][start:stop]
         if atoms is not None:
             block = block[:, np.asarray(atoms)]
@@ -278,26 +343,44 @@ class Trajectory:
         for start in range(0, self.n_frames, max(1, n_frames)):
             yield start, min(start + n_frames, self.n_frames)
 
-    def verify(self, chunk_frames: int = 256) -> None:
-        """Check every frame's CRC32; raise :class:`TrajectoryError` naming the frame."""
-        hv = self.has_velocities
-        for start, stop in self.iter_chunks(chunk_frames):
-            block = np.array(self._rec[start:stop])
-            for i, rec in enumerate(block):
-                if _crc(rec, hv) != int(rec["crc32"]):
-                    raise TrajectoryError(
-                        f"{self.path}: frame {start + i} (step {int(rec['step'])}) "
-                        "is corrupted (checksum mismatch)"
-                    )
-                if not np.all(np.isfinite(rec["pos"])):
-                    raise TrajectoryError(
-                        f"{self.path}: frame {start + i} has non-finite positions"
-                    )
+    def verify(self, start: int = 0, stop: int | None = None) -> None:
+        """Check the CRC32 and finiteness of frames ``start:stop`` not checked before.
+
+        Raises :class:`TrajectoryError` naming the file, the frame and its step. Reads
+        the coordinate bytes straight from the memory map (no copy); a frame that
+        passed is not checked again.
+        """
+        start, stop, _ = slice(start, stop).indices(self.n_frames)
+        for i in np.flatnonzero(~self._checked[start:stop]) + start:
+            self._check_frame(int(i))
+            self._checked[i] = True
+
+    @property
+    def fully_verified(self) -> bool:
+        """True once every frame's checksum has been checked."""
+        return bool(self._checked.all())
+
+    def _check_frame(self, i: int) -> None:
+        payload = self._raw[i, self._payload_start :]
+        if zlib.crc32(payload) != int(self._crc32[i]):
+            raise TrajectoryError(
+                f"{self.path}: frame {i} (step {int(self.steps[i])}) "
+                "is corrupted (checksum mismatch)"
+            )
+        values = payload.view("<f4")
+        n_pos = 3 * self.n_atoms
+        for what, part in (("positions", values[:n_pos]), ("velocities", values[n_pos:])):
+            if part.size and not np.isfinite(part).all():
+                raise TrajectoryError(
+                    f"{self.path}: frame {i} (step {int(self.steps[i])}) has non-finite {what}"
+                )
 
 
-def open_trajectory(path: str | Path, verify: bool = False) -> Trajectory:
-    """Open a trajectory; with ``verify`` check every frame's checksum too."""
-    traj = Trajectory(path)
-    if verify:
-        traj.verify()
-    return traj
+def open_trajectory(path: str | Path, verify: bool | str = "stream") -> Trajectory:
+    """Open a trajectory, checking checksums as frames are read (see :class:`Trajectory`).
+
+    ``verify="stream"`` (the default, used by the analyses): each frame's CRC32 is
+    checked the first time it is read; ``True``/``"all"``: every frame now;
+    ``False``/``"off"``: never (only for measuring the cost of the check).
+    """
+    return Trajectory(path, verify=verify)
