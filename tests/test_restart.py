@@ -5,8 +5,10 @@ missing time stamp), like an uninterrupted run, with thermodynamic averages equa
 within statistical error.
 """
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +22,15 @@ from glassflow.cell import build_random_cell, write_lammps_data
 from glassflow.config import build_campaign
 from glassflow.lammps import Engine, force_field_context
 from glassflow.lammps_io import parse_thermo_logs
-from glassflow.protocol import expected_frames, production_logs, run_melt_quench, run_production
+from glassflow.protocol import (
+    expected_frames,
+    key_changes,
+    lammps_executable_version,
+    physics_text,
+    production_logs,
+    run_melt_quench,
+    run_production,
+)
 from glassflow.trajectory import open_trajectory
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
@@ -159,3 +169,280 @@ def test_killed_run_resumes_with_exact_frames(glass, tmp_path):
         err = np.hypot(sem(a), sem(b))
         diff = abs(a[col].mean() - b[col].mean())
         assert diff < 4 * err + 1e-9, (col, diff, err)
+
+
+# --- reruns after a finished, interrupted or changed run ------------------------------------
+#
+# Layout of every run below: <base>/start.data (the starting structure) and <base>/run (the
+# run directory), so the rendered input (which names ``../start.data``) is the same in every
+# copy and trajectories of different directories can be compared byte for byte. A killed run
+# is made once and copied for each scenario (restart files and state use relative names).
+
+SHORT_PS = 3.0  # production length of the rerun scenarios: restart files at 1000 and 2000
+
+
+class Interrupted(BaseException):
+    """Stands for a kill that arrives while the dumps are being converted."""
+
+
+def _short_protocol(glass):
+    return dict(glass[2], production_ps=SHORT_PS)
+
+
+def _layout(base: Path, structure: Path) -> Path:
+    (base / "run").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(structure, base / "start.data")
+    return base
+
+
+def _run(base: Path, glass, engine: Engine | None = None) -> dict:
+    _, ctx, _ = glass
+    run = base / "run"
+    return run_production(
+        run,
+        base / "start.data",
+        ctx,
+        _short_protocol(glass),
+        engine or Engine(),
+        2000.0,
+        run / "stdout.log",
+        run / "trajectory.gtrj",
+    )
+
+
+def _traj_bytes(base: Path) -> bytes:
+    path = base / "run" / "trajectory.gtrj"
+    open_trajectory(path, verify=True)  # every frame's checksum
+    return path.read_bytes()
+
+
+def _log(base: Path) -> str:
+    return (base / "run" / "stdout.log").read_text()
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def references(glass, tmp_path_factory):
+    """Uninterrupted runs from the relaxed glass and from a different structure (the melt)."""
+    glass_file = glass[0]
+    out = {}
+    for name, structure in (("glass", glass_file), ("melt", glass_file.with_name("melt.data"))):
+        base = _layout(tmp_path_factory.mktemp(f"ref_{name}"), structure)
+        info = _run(base, glass)
+        assert info["resumed_from_step"] is None and info["n_segments"] == 1
+        out[name] = base
+    assert _traj_bytes(out["glass"]) != _traj_bytes(out["melt"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def killed(glass, tmp_path_factory):
+    """A production run from the glass, SIGKILLed after its restart file at step 2000."""
+    base = _layout(tmp_path_factory.mktemp("killed"), glass[0])
+    run = base / "run"
+    args = dict(
+        workdir=str(run),
+        start=str(base / "start.data"),
+        context=glass[1],
+        protocol=_short_protocol(glass),
+        T_K=2000.0,
+        log=str(run / "stdout.log"),
+        out=str(run / "trajectory.gtrj"),
+    )
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, json.dumps(args)], env=env, start_new_session=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "restart.2000.bin").exists():
+        time.sleep(0.02)
+        assert proc.poll() is None, "production finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "trajectory.gtrj").exists()
+    assert (run / "restart.1000.bin").is_file()
+    return base
+
+
+def _assert_clean_start(info, base, references, ref="glass"):
+    assert info["resumed_from_step"] is None and info["n_segments"] == 1
+    assert _traj_bytes(base) == _traj_bytes(references[ref])
+    run = base / "run"
+    assert not list(run.glob("restart.*.bin")) and not list(run.glob("dump.*"))
+
+
+def test_finished_run_whose_trajectory_was_deleted_reruns(glass, references, tmp_path):
+    """`--forcerun production`, a deleted or corrupted trajectory: Snakemake deletes the outputs
+    of a finished run and asks for it again; the dumps are gone, so it must start over."""
+    base = _copy(references["glass"], tmp_path / "finished")
+    (base / "run" / "trajectory.gtrj").unlink()
+    info = _run(base, glass)
+    _assert_clean_start(info, base, references)
+    # and once more, now with the trajectory still in place
+    _assert_clean_start(_run(base, glass), base, references)
+
+
+def test_state_claims_completion_but_dumps_are_gone(glass, references, tmp_path, monkeypatch):
+    """Killed after LAMMPS finished, during the dump conversion: the dumps are reconverted
+    without running LAMMPS again; if the dumps were deleted meanwhile, it starts over."""
+    import glassflow.protocol as protocol_module
+
+    base = _layout(tmp_path / "converting", glass[0])
+
+    def killed_while_converting(*args, **kwargs):
+        raise Interrupted
+
+    with monkeypatch.context() as m:
+        m.setattr(protocol_module, "dump_to_trajectory", killed_while_converting)
+        with pytest.raises(Interrupted):
+            _run(base, glass)
+    run = base / "run"
+    assert (run / "final.data").is_file() and (run / "dump.0.lammpstrj").is_file()
+    no_dumps = _copy(base, tmp_path / "no_dumps")
+
+    # dumps still there: only the conversion is redone, LAMMPS is not run again
+    lammps_log = (run / "log.lammps").read_text()
+    n_commands = _log(base).count("\n$ ")
+    info = _run(base, glass)
+    assert info["n_segments"] == 1 and info["resumed_from_step"] is None
+    assert _traj_bytes(base) == _traj_bytes(references["glass"])
+    assert _log(base).count("\n$ ") == n_commands, "LAMMPS ran again"
+    assert (run / "log.lammps").read_text() == lammps_log
+
+    # dumps deleted: start over and complete
+    for p in (no_dumps / "run").glob("dump.*"):
+        p.unlink()
+    info = _run(no_dumps, glass)
+    _assert_clean_start(info, no_dumps, references)
+    assert "dump" in _log(no_dumps)
+
+
+def test_killed_run_with_a_new_start_structure_starts_clean(glass, references, killed, tmp_path):
+    """The glass was rebuilt while its production was half done: resuming would continue
+    the old glass's trajectory; it must start clean and say why."""
+    base = _copy(killed, tmp_path / "new_glass")
+    shutil.copyfile(glass[0].with_name("melt.data"), base / "start.data")
+    info = _run(base, glass)
+    _assert_clean_start(info, base, references, ref="melt")
+    log = _log(base)
+    assert "start_sha256" in log and "starting clean" in log, log[-2000:]
+    new = hashlib.sha256((base / "start.data").read_bytes()).hexdigest()
+    old = hashlib.sha256(glass[0].read_bytes()).hexdigest()
+    assert new in log and old in log
+
+
+def _recorded_versions(node) -> list[dict]:
+    """Dicts of a state document that record a ``lammps_version``."""
+    found = []
+    if isinstance(node, dict):
+        if "lammps_version" in node:
+            found.append(node)
+        for v in node.values():
+            found += _recorded_versions(v)
+    elif isinstance(node, list):
+        for v in node:
+            found += _recorded_versions(v)
+    return found
+
+
+def test_killed_run_with_another_lammps_version_starts_clean(glass, references, killed, tmp_path):
+    base = _copy(killed, tmp_path / "new_lammps")
+    state_path = base / "run" / "production_state.json"
+    state = json.loads(state_path.read_text())
+    recorded = _recorded_versions(state)
+    assert recorded, f"the production state records no LAMMPS version: {state}"
+    for d in recorded:
+        d["lammps_version"] = "1 Jan 1999"
+    state_path.write_text(json.dumps(state))
+    info = _run(base, glass)
+    _assert_clean_start(info, base, references)
+    log = _log(base)
+    assert "lammps_version" in log and "1 Jan 1999" in log, log[-2000:]
+
+
+def test_killed_run_resumes_after_an_execution_detail_changed(glass, references, killed, tmp_path):
+    """Launching LAMMPS differently (here its full path instead of `lmp`, which changes the
+    rerun hint written into the input) is not physics: the run resumes."""
+    from conftest import lmp_executable
+
+    base = _copy(killed, tmp_path / "new_command")
+    info = _run(base, glass, Engine(command=(lmp_executable(),)))
+    assert info["resumed_from_step"] in (1000, 2000), info
+    assert info["n_segments"] == 2
+    traj = open_trajectory(base / "run" / "trajectory.gtrj", verify=True)
+    ref = open_trajectory(references["glass"] / "run" / "trajectory.gtrj", verify=True)
+    assert np.array_equal(traj.steps, ref.steps)
+    k = info["resumed_from_step"] // 50  # frames before the restart step: the same run
+    assert np.array_equal(traj.positions(0, k), ref.positions(0, k))
+    assert "starting clean" not in _log(base)
+
+
+def test_killed_run_with_unreadable_state_starts_clean(glass, references, killed, tmp_path):
+    base = _copy(killed, tmp_path / "bad_state")
+    (base / "run" / "production_state.json").write_text('{"segments": [')
+    info = _run(base, glass)
+    _assert_clean_start(info, base, references)
+    assert "unreadable" in _log(base)
+
+
+def test_killed_run_without_usable_restart_files_starts_clean(glass, references, killed, tmp_path):
+    base = _copy(killed, tmp_path / "bad_restarts")
+    for p in (base / "run").glob("restart.*.bin"):
+        p.write_bytes(b"\0" * 100)
+    info = _run(base, glass)
+    _assert_clean_start(info, base, references)
+
+
+def test_killed_run_missing_its_dump_starts_clean(glass, references, killed, tmp_path):
+    base = _copy(killed, tmp_path / "no_dump")
+    (base / "run" / "dump.0.lammpstrj").unlink()
+    info = _run(base, glass)
+    _assert_clean_start(info, base, references)
+
+
+# --- the run key ------------------------------------------------------------------------------
+
+
+def _fake_lmp(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_lammps_version_is_asked_from_the_executable(tmp_path):
+    banner = "\nLarge-scale Atomic/Molecular Massively Parallel Simulator - 2 Aug 2023 - Update 3\n"
+    exe = _fake_lmp(tmp_path / "lmp_site", f"printf '{banner}'; echo \"$@\" >> {tmp_path}/calls")
+    engine = Engine(command=(str(exe),), launcher="mpiexec", mpi_ranks=4, accelerator="omp")
+    assert lammps_executable_version(engine) == "2 Aug 2023 - Update 3"
+    assert lammps_executable_version(engine) == "2 Aug 2023 - Update 3"
+    # asked once per process, without launcher or accelerator switches
+    assert (tmp_path / "calls").read_text() == "-h\n"
+
+
+@pytest.mark.parametrize(
+    "body", ["exit 3", "echo 'no banner here'", "sleep 5"], ids=["fails", "no_banner", "hangs"]
+)
+def test_lammps_version_unknown_when_it_cannot_be_read(tmp_path, body):
+    exe = _fake_lmp(tmp_path / "lmp_odd", body)
+    assert lammps_executable_version(Engine(command=(str(exe),)), timeout_s=1.0) == "unknown"
+    missing = Engine(command=(str(tmp_path / "not_there"),))
+    assert lammps_executable_version(missing) == "unknown"
+
+
+def test_physics_text_ignores_comments_and_spacing_only():
+    a = '# Rerun by hand:  lmp -in in.production.lmp\nmass  1 22.99   # Na\nprint "a # b"\n\n'
+    b = '# Rerun by hand:  srun -n 4 lmp_gpu -sf gpu\nmass 1 22.99\nprint "a # b"\n'
+    assert physics_text(a) == physics_text(b) == 'mass 1 22.99\nprint "a # b"\n'
+    assert physics_text("mass 1 22.99") != physics_text("mass 1 22.98")
+
+
+def test_key_changes_name_component_and_values():
+    old = {"input_sha256": "a", "start_sha256": "b", "seed": 1, "lammps_version": "x"}
+    assert key_changes(old, dict(old)) == []
+    (change,) = key_changes(old, dict(old, start_sha256="c"))
+    assert change == "start_sha256 changed from 'b' to 'c'"
+    assert "not recorded" in key_changes({}, old)[0]

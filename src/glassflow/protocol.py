@@ -7,11 +7,17 @@ killed half way never leaves a file that looks complete.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
+import re
+import signal
+import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,7 @@ from glassflow.lammps import (
     lammps_command,
     render_melt_quench,
     render_production,
+    render_production_resume,
     run_lammps,
 )
 from glassflow.lammps_io import dump_to_trajectory
@@ -92,6 +99,13 @@ def run_melt_quench(
 
 RESTART_GLOB = "restart.*.bin"
 STATE_FILE = "production_state.json"
+STATE_FORMAT = 2
+KEY_FIELDS = ("input_sha256", "start_sha256", "seed", "lammps_version")
+UNKNOWN_VERSION = "unknown"
+_VERSION_PATTERNS = (
+    re.compile(r"Large-scale Atomic/Molecular Massively Parallel Simulator - (.+)"),
+    re.compile(r"^LAMMPS \((.+)\)\s*$", re.MULTILINE),
+)
 
 
 def restart_files(workdir: str | Path) -> list[tuple[int, Path]]:
@@ -104,10 +118,121 @@ def restart_files(workdir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
-def _input_hash(text: str) -> str:
-    import hashlib
+def strip_lammps_comment(line: str) -> str:
+    """One input line without its comment: ``#`` outside single or double quotes onwards."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote is not None:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
 
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+def physics_text(text: str) -> str:
+    """The commands of a LAMMPS input: comments, blank lines and spacing removed.
+
+    Comments never reach LAMMPS, so two inputs with the same commands give the same
+    trajectory. They carry execution details (the rerun hint with ``engine.command``,
+    launcher and threads), which therefore do not discard a half-finished run.
+    """
+    words = (" ".join(strip_lammps_comment(line).split()) for line in text.splitlines())
+    return "".join(w + "\n" for w in words if w)
+
+
+def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_lammps_version(text: str) -> str:
+    """Version from the banner of ``lmp -h`` (or a log's ``LAMMPS (...)`` line), else unknown."""
+    for pattern in _VERSION_PATTERNS:
+        m = pattern.search(text)
+        if m and m.group(1).strip():
+            return m.group(1).strip()
+    return UNKNOWN_VERSION
+
+
+@functools.lru_cache(maxsize=16)
+def _executable_version(words: tuple[str, ...], timeout_s: float) -> str:
+    try:
+        proc = subprocess.Popen(
+            [*words, "-h"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+            start_new_session=True,  # so a hanging executable and its children can be killed
+        )
+    except OSError:
+        return UNKNOWN_VERSION
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return UNKNOWN_VERSION
+    if proc.returncode != 0:
+        return UNKNOWN_VERSION
+    return parse_lammps_version(out.decode(errors="replace"))
+
+
+def lammps_executable_version(engine: Engine, timeout_s: float = 60.0) -> str:
+    """Version of the configured LAMMPS executable, asked once per process (``lmp -h``).
+
+    The executable is run on its own (no MPI launcher, no accelerator switches) and
+    resolved like ``lammps_command`` does. Anything that prevents reading the version
+    (missing executable, non-zero exit, timeout, no banner) gives ``"unknown"``.
+    """
+    plain = replace(engine, launcher="none", mpi_ranks=1, accelerator="none")
+    cmd = lammps_command(plain, "in.lmp")
+    return _executable_version(tuple(cmd[: cmd.index("-in")]), timeout_s)
+
+
+def production_key(
+    input_text: str, start_file: str | Path, context: Mapping[str, Any], engine: Engine
+) -> dict[str, Any]:
+    """Everything that determines a production trajectory; a run resumes only if all match.
+
+    - ``input_sha256``: SHA-256 of the input's commands (``physics_text``: no comments,
+      so not the rerun hint or other execution details);
+    - ``start_sha256``: SHA-256 of the starting structure file (the glass or the melt);
+    - ``seed``: the seed of the run's context (``None`` if it has none). Production draws
+      no random numbers today; any seed LAMMPS uses is in the input, hence in
+      ``input_sha256`` too, and is named here so a changed seed is reported as such;
+    - ``lammps_version``: of the configured executable (restart files and numerics
+      depend on it), ``"unknown"`` when it cannot be determined.
+    """
+    return {
+        "input_sha256": hashlib.sha256(physics_text(input_text).encode()).hexdigest(),
+        "start_sha256": sha256_file(start_file),
+        "seed": context.get("seed"),
+        "lammps_version": lammps_executable_version(engine),
+    }
+
+
+def key_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Human-readable list of the key components that differ, with old and new values."""
+    return [
+        f"{name} changed from {old.get(name, '<not recorded>')!r} to {new[name]!r}"
+        for name in KEY_FIELDS
+        if old.get(name, "<not recorded>") != new[name]
+    ]
+
+
+def note(log_path: str | Path, message: str) -> None:
+    """Append a timestamped glassflow line to the job log (the file LAMMPS' stdout goes to)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(log_path, "a") as fh:
+        fh.write(f"{stamp} glassflow production: {message}\n")
 
 
 def _clean_run_dir(workdir: Path) -> None:
@@ -116,6 +241,63 @@ def _clean_run_dir(workdir: Path) -> None:
             p.unlink()
     for name in ("log.lammps", "final.data", STATE_FILE):
         (workdir / name).unlink(missing_ok=True)
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """The state document; ValueError when it is not JSON of the expected shape."""
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path.name} is unreadable ({err})") from err
+    ok = (
+        isinstance(state, dict)
+        and isinstance(state.get("segments"), list)
+        and all(
+            isinstance(s, dict)
+            and isinstance(s.get("dump"), str)
+            and isinstance(s.get("log"), str)
+            and isinstance(s.get("start_step"), int)
+            for s in state["segments"]
+        )
+    )
+    if not ok:
+        raise ValueError(f"{path.name} is unreadable (not a glassflow production state)")
+    return state
+
+
+def _previous_attempt(
+    workdir: Path, key: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, str, bool]:
+    """``(state, reason, finished)`` of an earlier attempt in ``workdir``.
+
+    ``state`` is None when the run must start clean, ``reason`` then says why (for the
+    log). ``finished`` is True when LAMMPS completed and every dump segment is there,
+    so only the conversion is left.
+    """
+    path = workdir / STATE_FILE
+    if not path.is_file():
+        return None, "no earlier attempt", False
+    try:
+        state = _read_state(path)
+    except ValueError as err:
+        return None, str(err), False
+    if state.get("format") != STATE_FORMAT or not isinstance(state.get("key"), dict):
+        return None, f"{STATE_FILE} was written by an older glassflow (no run key)", False
+    changes = key_changes(state["key"], key)
+    if changes:
+        return None, "; ".join(changes), False
+    segments = state["segments"]
+    if not segments:
+        return None, "the earlier attempt recorded no LAMMPS run", False
+    if _finished(workdir / segments[-1]["log"]) and (workdir / "final.data").is_file():
+        missing = [s["dump"] for s in segments if not (workdir / s["dump"]).is_file()]
+        if missing:
+            why = "its dumps were converted and removed" if state.get("converted") else "missing"
+            return None, f"LAMMPS finished earlier but dump {missing[0]} is gone ({why})", False
+        return state, "", True
+    if not restart_files(workdir):
+        return None, "the earlier attempt stopped before writing a restart file", False
+    return state, "", False
 
 
 def run_production(
@@ -131,10 +313,19 @@ def run_production(
     """Ramp to ``T_K``, equilibrate and run production; writes the compact trajectory.
 
     Restartable: LAMMPS writes ``restart.<step>.bin`` every ``restart_interval_fs``
-    during production. If a previous attempt with the same input stopped (wall-time
-    kill, node failure), the run resumes from the newest restart file that LAMMPS
-    can read, writing a new dump segment; segments are stitched so the trajectory
-    holds every configured frame exactly once. Checkpoints are not workflow outputs.
+    during production. An earlier attempt is continued only if its key
+    (``production_key``: input commands, starting structure, seed, LAMMPS version)
+    equals this one's:
+
+    - LAMMPS had finished and its dumps are there: they are only converted;
+    - it stopped half way (wall-time kill, node failure, Ctrl-C): the run resumes from
+      the newest restart file LAMMPS can read, writing a new dump segment; segments
+      are stitched so the trajectory holds every configured frame exactly once.
+
+    Anything else (no earlier attempt, a changed key, an unreadable state file, a
+    missing dump, no usable restart file, dumps that do not convert) starts the run
+    clean, and the reason is written to ``stdout_log``. So a run can always be rerun.
+    Checkpoints and dumps are not workflow outputs and are removed at the end.
     """
     workdir = Path(workdir)
     rel_start = os.path.relpath(start_file, workdir)
@@ -142,40 +333,45 @@ def run_production(
         context, rerun_command=rerun_hint(engine, "in.production.lmp"), dump_file="dump.0.lammpstrj"
     )
     text = render_production(ctx, protocol, T_K, rel_start)
-    state_path = workdir / STATE_FILE
-    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    if state.get("input_hash") != _input_hash(text):
-        _clean_run_dir(workdir)
-        state = {"input_hash": _input_hash(text), "segments": []}
-    n_steps = round(protocol["production_ps"] * 1000.0 / protocol["timestep_fs"])
+    key = production_key(text, start_file, context, engine)
+    part = Path(str(trajectory_out) + ".part")
+    state, reason, finished = _previous_attempt(workdir, key)
     t0 = time.perf_counter()
-    segments: list[dict[str, Any]] = state["segments"]
     resumed_from = None
-    if segments and _finished(workdir / segments[-1]["log"]) and (workdir / "final.data").is_file():
-        pass  # LAMMPS finished in an earlier attempt; only the conversion is left
-    elif not segments or not restart_files(workdir):
+    n = None
+    if state is not None and finished:
+        note(
+            stdout_log, f"LAMMPS finished in an earlier attempt in {workdir}; converting its dumps"
+        )
+        try:
+            n = _convert(workdir, state["segments"], context, protocol, part)
+        except Exception as err:  # any failure of stale dumps: redo the run from scratch
+            state, reason = None, f"the dumps of the earlier attempt do not convert ({err})"
+    elif state is not None:
+        resumed_from = _resume(workdir, context, protocol, engine, T_K, stdout_log, state)
+        if resumed_from is None:
+            state, reason = None, "no restart file could be resumed (see above)"
+    if state is None:
+        if reason == "no earlier attempt":
+            note(stdout_log, f"new run in {workdir}: " + _describe(key))
+        else:
+            note(stdout_log, f"starting clean in {workdir}: {reason}; now " + _describe(key))
         _clean_run_dir(workdir)
-        segments = state["segments"] = [
-            {"dump": "dump.0.lammpstrj", "log": "log.lammps", "start_step": 0}
-        ]
+        state = {
+            "format": STATE_FORMAT,
+            "key": key,
+            "segments": [{"dump": "dump.0.lammpstrj", "log": "log.lammps", "start_step": 0}],
+        }
         (workdir / "in.production.lmp").write_text(text)
-        write_json_atomic(state_path, state)
+        write_json_atomic(workdir / STATE_FILE, state)
         run_lammps(
             lammps_command(engine, "in.production.lmp"), workdir, stdout_log, threads=engine.threads
         )
-    else:
-        resumed_from = _resume(workdir, context, protocol, engine, T_K, stdout_log, state, n_steps)
     wall = time.perf_counter() - t0
-    n = _stitch(workdir, state["segments"], context, protocol, Path(str(trajectory_out) + ".part"))
-    expected = expected_frames(protocol)
-    part = Path(str(trajectory_out) + ".part")
-    if n != expected:
-        raise RuntimeError(f"{workdir}: {n} frames stitched, expected {expected}")
-    traj = open_trajectory(part, verify=True)
-    dump_steps = round(protocol["dump_interval_fs"] / protocol["timestep_fs"])
-    if not np.array_equal(traj.steps, np.arange(expected) * dump_steps):
-        raise RuntimeError(f"{part}: time stamps are not 0, {dump_steps}, ... as configured")
+    if n is None:
+        n = _convert(workdir, state["segments"], context, protocol, part)
     os.replace(part, trajectory_out)
+    write_json_atomic(workdir / STATE_FILE, dict(state, converted=True))
     for pattern in (RESTART_GLOB, "dump.*.lammpstrj"):
         for p in workdir.glob(pattern):
             p.unlink()
@@ -188,6 +384,23 @@ def run_production(
     }
 
 
+def _describe(key: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={key[name]!r}" for name in KEY_FIELDS)
+
+
+def _convert(workdir: Path, segments, context, protocol, part: Path) -> int:
+    """Stitch the dump segments into ``part`` and check frame count and time stamps."""
+    n = _stitch(workdir, segments, context, protocol, part)
+    expected = expected_frames(protocol)
+    if n != expected:
+        raise RuntimeError(f"{workdir}: {n} frames stitched, expected {expected}")
+    traj = open_trajectory(part, verify=True)
+    dump_steps = round(protocol["dump_interval_fs"] / protocol["timestep_fs"])
+    if not np.array_equal(traj.steps, np.arange(expected) * dump_steps):
+        raise RuntimeError(f"{part}: time stamps are not 0, {dump_steps}, ... as configured")
+    return n
+
+
 def _finished(log_path: Path) -> bool:
     """True when a LAMMPS log ends with its 'Total wall time' line."""
     if not log_path.is_file():
@@ -197,13 +410,30 @@ def _finished(log_path: Path) -> bool:
         return b"Total wall time" in fh.read()
 
 
-def _resume(workdir, context, protocol, engine, T_K, stdout_log, state, n_steps) -> int:
-    """Continue production from the newest readable restart file; returns its step."""
-    from glassflow.lammps import render_production_resume
+def _production_started(log_path: Path) -> bool:
+    """True when a resumed segment got past reading its restart file."""
+    return log_path.is_file() and b"GLASSFLOW_STAGE production" in log_path.read_bytes()
 
-    errors = []
+
+def _resume(workdir, context, protocol, engine, T_K, stdout_log, state) -> int | None:
+    """Continue production from the newest readable restart file; returns its step.
+
+    Segments that start at or after the chosen restart step are superseded and dropped,
+    so stitching stays exact even when newer restart files are unusable. A restart
+    file that LAMMPS cannot read is deleted and the next older one is tried; a failure
+    after the restart file was read is raised (the checkpoints stay for the next
+    attempt). None when no restart file could be resumed.
+    """
     for step, path in restart_files(workdir):
-        k = len(state["segments"])
+        kept = [s for s in state["segments"] if s["start_step"] < step]
+        missing = [s["dump"] for s in kept if not (workdir / s["dump"]).is_file()]
+        if not kept or missing:
+            why = f"dump {missing[0]} is missing" if missing else "it precedes the run"
+            note(stdout_log, f"cannot resume from {path.name}: {why}")
+            continue
+        for s in state["segments"][len(kept) :]:  # superseded by this restart
+            (workdir / s["dump"]).unlink(missing_ok=True)
+        k = len(kept)
         name = f"in.resume.{k}.lmp"
         ctx = dict(
             context,
@@ -214,8 +444,9 @@ def _resume(workdir, context, protocol, engine, T_K, stdout_log, state, n_steps)
         )
         (workdir / name).write_text(render_production_resume(ctx, protocol, T_K))
         log_name = f"log.{k}.lammps"
-        state["segments"].append({"dump": ctx["dump_file"], "log": log_name, "start_step": step})
+        state["segments"] = [*kept, {"dump": ctx["dump_file"], "log": log_name, "start_step": step}]
         write_json_atomic(workdir / STATE_FILE, state)
+        note(stdout_log, f"resuming {workdir} from {path.name} (step {step}), segment {k}")
         try:
             run_lammps(
                 lammps_command(engine, name, log_file=log_name),
@@ -224,12 +455,15 @@ def _resume(workdir, context, protocol, engine, T_K, stdout_log, state, n_steps)
                 threads=engine.threads,
             )
             return step
-        except RuntimeError as err:
-            errors.append(f"{path.name}: {err}")
-            state["segments"].pop()
+        except RuntimeError:
+            if _production_started(workdir / log_name):
+                raise
+            note(stdout_log, f"LAMMPS could not resume from {path.name}; trying an older one")
+            state["segments"] = kept
+            write_json_atomic(workdir / STATE_FILE, state)
             (workdir / ctx["dump_file"]).unlink(missing_ok=True)
-            path.unlink()  # unreadable or failing restart: fall back to an older one
-    raise RuntimeError(f"{workdir}: no restart file could be resumed:\n" + "\n".join(errors))
+            path.unlink()  # unreadable restart file: fall back to an older one
+    return None
 
 
 def _stitch(workdir, segments, context, protocol, part: Path) -> int:
@@ -256,10 +490,10 @@ def _stitch(workdir, segments, context, protocol, part: Path) -> int:
 def production_logs(workdir: str | Path) -> list[Path]:
     """LAMMPS logs of a production run in segment order (first run, then resumes)."""
     workdir = Path(workdir)
-    state_path = workdir / STATE_FILE
-    if state_path.is_file():
-        return [workdir / s["log"] for s in json.loads(state_path.read_text())["segments"]]
-    return [workdir / "log.lammps"]
+    try:
+        return [workdir / s["log"] for s in _read_state(workdir / STATE_FILE)["segments"]]
+    except ValueError:
+        return [workdir / "log.lammps"]
 
 
 def expected_frames(protocol: Mapping[str, Any]) -> int:
