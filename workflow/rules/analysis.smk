@@ -29,8 +29,8 @@ rule analyse_runs:
         runtime=lambda wc, attempt: 20 * attempt * len(CAMPAIGN.replicas),
         mem_mb=trajectory_mem_mb,
     params:
-        settings=CFG["analysis"],
-        potential=POTENTIAL_FILE,
+        settings=RUN_ANALYSIS_SETTINGS,
+        potential=analysis_potential,
     script:
         "../scripts/analyse_runs.py"
 
@@ -54,7 +54,7 @@ rule analyse_glasses:
         runtime=lambda wc, attempt: 10 * attempt * len(CAMPAIGN.replicas),
         mem_mb=2000,
     params:
-        settings=CFG["analysis"]["structure"],
+        settings=GLASS_ANALYSIS_SETTINGS,
         species=lambda wc: list(comp_run(wc).composition.species),
     script:
         "../scripts/analyse_glasses.py"
@@ -96,7 +96,7 @@ rule dynamics_composition:
         runtime=20,
         mem_mb=2000,
     params:
-        settings=CFG["analysis"]["dynamics"],
+        settings=DYNAMICS_SETTINGS,
     script:
         "../scripts/dynamics_composition.py"
 

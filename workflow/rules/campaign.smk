@@ -26,8 +26,7 @@ rule tables:
         ANALYSIS_ENV
     params:
         expected=expected_runs(),
-        config_hash=config_hash(CFG),
-        git_commit=git_commit(workflow.basedir),
+        config_hash=PHYSICS_HASH,
     script:
         "../scripts/tables.py"
 

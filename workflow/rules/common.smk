@@ -6,17 +6,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from glassflow.config import ConfigError, build_campaign, replica_label
+from glassflow.config import ConfigError, build_campaign, load_schema, replica_label
 from glassflow.lammps import Engine, force_field_context
 from glassflow.analysis import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
-from glassflow.tables import config_hash, git_commit
+from glassflow.rule_params import (
+    analysis_settings,
+    canonical,
+    cell_settings,
+    engine_physics,
+    melt_quench_protocol,
+    physics_config,
+    potential_settings,
+    production_protocol,
+)
+from glassflow.tables import config_hash
 
+SCHEMA_FILE = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
-    CAMPAIGN = build_campaign(
-        config,
-        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
-        root=Path(workflow.basedir),
-    )
+    CAMPAIGN = build_campaign(config, SCHEMA_FILE, root=Path(workflow.basedir))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -25,11 +32,22 @@ R = str(CAMPAIGN.results)  # results/<campaign>
 ENGINE = Engine.from_config(CFG["engine"])
 MD_ENV = f"../../envs/{CFG['engine']['conda_env']}.yaml"
 ANALYSIS_ENV = "../../envs/analysis.yaml"
-POTENTIAL_FILE = str(
-    Path(workflow.basedir)
-    / CFG["system"]["potential_dir"]
-    / f"{CFG['system']['potential']}.yaml"
+
+# Rule params: only the keys a rule computes with, canonical (sorted keys, defaults
+# filled, numbers typed by the schema), so cosmetic config edits rerun nothing. How
+# LAMMPS is launched (engine.command, launcher, ranks, threads, GPUs, accelerator,
+# conda_env) is not a param: scripts read it from the validated config. See
+# docs/reruns.md and glassflow.rule_params.
+SCHEMA = load_schema(SCHEMA_FILE)
+ENGINE_PHYSICS = engine_physics(CFG, SCHEMA)
+MELT_QUENCH_PROTOCOL = melt_quench_protocol(CFG, SCHEMA)
+PRODUCTION_PROTOCOL = production_protocol(CFG, SCHEMA)
+RUN_ANALYSIS_SETTINGS = analysis_settings(
+    CFG, SCHEMA, ("dynamics", "structure", "softness")
 )
+GLASS_ANALYSIS_SETTINGS = analysis_settings(CFG, SCHEMA, ("structure",))["structure"]
+DYNAMICS_SETTINGS = analysis_settings(CFG, SCHEMA, ("dynamics",))["dynamics"]
+PHYSICS_HASH = config_hash(physics_config(CFG, SCHEMA))
 
 # Path patterns ------------------------------------------------------------------
 GLASS_DIR = f"{R}/{{comp}}/rep{{rep}}/glass"
@@ -40,10 +58,13 @@ LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
 
 
+# Wide enough for every value the schema accepts: labels come from
+# composition_label (x in [0, 1), any m >= 2), T{T_K:d} and f"{replica:02d}".
+# rep is \d{2,} spelled \d\d+: Snakemake's wildcard parser cannot read "{2,}".
 wildcard_constraints:
-    comp=r"x\d\.\d{2}_m\d{1,2}\.\d{2}",
-    T=r"\d{1,5}",
-    rep=r"\d{2}",
+    comp=r"x\d\.\d{2}_m\d+\.\d{2}",
+    T=r"\d+",
+    rep=r"\d\d+",
     x=r"\d\.\d{2}",
 
 
@@ -72,42 +93,53 @@ def run_keys(wildcards, T_K=None):
 
 
 def cell_params(wildcards):
-    """Everything build_cell needs: counts, charges, masses, box, seed."""
+    """Everything build_cell needs: counts, charges, masses, box, seed (canonical)."""
     cr = comp_run(wildcards)
     comp = cr.composition
-    return {
-        "label": comp.label,
-        "replica": int(wildcards.rep),
-        "seed": CAMPAIGN.seed(comp.label, int(wildcards.rep)),
-        "species": list(comp.species),
-        "counts": comp.counts,
-        "charges": cr.charges_used,
-        "masses": {el: CAMPAIGN.potential.masses[el] for el in comp.species},
-        "box_A": cr.box_A,
-        "min_distance_A": CFG["cell"]["min_distance_A"],
-        "x_requested": comp.x_requested,
-        "m_requested": comp.m_requested,
-        "x_achieved": comp.x_achieved,
-        "m_achieved": comp.m_achieved,
-        "density_g_cm3": cr.density_g_cm3,
-        "net_charge_e": cr.net_charge_e,
-        "potential_charges": {
-            el: CAMPAIGN.potential.charges[el] for el in comp.species
-        },
-        "neutrality": CFG["system"]["neutrality"],
-        "potential": CAMPAIGN.potential.name,
-    }
+    return cell_settings(
+        {
+            "label": comp.label,
+            "replica": int(wildcards.rep),
+            "seed": CAMPAIGN.seed(comp.label, int(wildcards.rep)),
+            "species": list(comp.species),
+            "counts": comp.counts,
+            "charges": cr.charges_used,
+            "masses": {el: CAMPAIGN.potential.masses[el] for el in comp.species},
+            "box_A": cr.box_A,
+            "min_distance_A": CFG["cell"]["min_distance_A"],
+            "x_requested": comp.x_requested,
+            "m_requested": comp.m_requested,
+            "x_achieved": comp.x_achieved,
+            "m_achieved": comp.m_achieved,
+            "density_g_cm3": cr.density_g_cm3,
+            "net_charge_e": cr.net_charge_e,
+            "potential_charges": {
+                el: CAMPAIGN.potential.charges[el] for el in comp.species
+            },
+            "neutrality": CFG["system"]["neutrality"],
+            "potential": CAMPAIGN.potential.name,
+        }
+    )
 
 
 def force_field(wildcards):
     """Template context shared by every LAMMPS input of a composition."""
     cr = comp_run(wildcards)
-    return force_field_context(
-        CAMPAIGN.potential,
-        cr.composition.species,
-        cr.charges_used,
-        CFG["engine"],
-        CFG["protocol"],
+    return canonical(
+        force_field_context(
+            CAMPAIGN.potential,
+            cr.composition.species,
+            cr.charges_used,
+            ENGINE_PHYSICS,
+            CFG["protocol"],
+        )
+    )
+
+
+def analysis_potential(wildcards):
+    """The potential as the analyses use it (charges, masses, pairs), not its path."""
+    return potential_settings(
+        CAMPAIGN.potential, comp_run(wildcards).composition.species
     )
 
 
@@ -128,7 +160,7 @@ def md_gpus():
 
 
 # Cost model for runtime requests: atom-steps per second of one CPU core with this
-# force field (measured: 3000 atoms at 7.4 ns/day on one core, ../shared/notes).
+# force field (measured: 3000 atoms at 7.4 ns/day on one core).
 CPU_ATOM_STEPS_PER_S = 3000 * 7.4e6 / 86400
 
 
@@ -242,9 +274,25 @@ def expected_runs():
     return out
 
 
+def per_comp_T_tables():
+    """Every output of analyse_runs and analyse_glasses: tables a plain run restores."""
+    run_outputs = [*run_analysis_outputs().values(), f"{RUN_TABLES}/softness.png"]
+    return [
+        *expand(
+            run_outputs,
+            comp=list(CAMPAIGN.compositions),
+            T=CAMPAIGN.temperatures_K,
+        ),
+        *expand(
+            list(glass_structure_outputs().values()), comp=list(CAMPAIGN.compositions)
+        ),
+    ]
+
+
 def all_targets():
     comps = list(CAMPAIGN.compositions)
     return [
+        *per_comp_T_tables(),
         f"{TABLES}/runs.parquet",
         f"{TABLES}/arrhenius.parquet",
         *expand(f"{FIGURES}/arrhenius_{{quantity}}.png", quantity=FIGURE_QUANTITIES),

@@ -1,5 +1,7 @@
 # MD stages: random cell -> melt-quench (per composition and replica) ->
 # production (per composition, temperature and replica).
+# Params hold only physics (protocol keys of the stage, engine cutoff/kspace/skin);
+# how LAMMPS is launched comes from the validated config in the scripts.
 
 
 rule build_cell:
@@ -47,8 +49,8 @@ rule melt_quench:
     params:
         run_keys=lambda wc: run_keys(wc, T_K=CFG["protocol"]["relax_T_K"]),
         force_field=force_field,
-        protocol=CFG["protocol"],
-        engine=CFG["engine"],
+        protocol=MELT_QUENCH_PROTOCOL,
+        engine=ENGINE_PHYSICS,
         seed=lambda wc: CAMPAIGN.seed(wc.comp, int(wc.rep)),
         label=lambda wc: wc.comp,
     script:
@@ -78,8 +80,8 @@ rule production:
         cpus_per_task=ENGINE.threads,
     params:
         force_field=force_field,
-        protocol=CFG["protocol"],
-        engine=CFG["engine"],
+        protocol=PRODUCTION_PROTOCOL,
+        engine=ENGINE_PHYSICS,
         run_keys=run_keys,
     script:
         "../scripts/production.py"

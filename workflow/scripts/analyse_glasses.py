@@ -7,12 +7,15 @@ from glassflow.analysis import (
     structure_settings,
     write_tables,
 )
+from glassflow.rule_params import execution_settings, script_config
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]) as log:
-    settings = structure_settings(smk.params.settings, smk.threads)
+    cfg = script_config(smk.config, smk.scriptdir)  # neighbour-search threads: not a param
+    workers = execution_settings(cfg)["structure_workers"]
+    settings = structure_settings(dict(smk.params.settings, workers=workers), smk.threads)
     species = tuple(smk.params.species)
     per_glass = []
     for glass, glass_json in zip(smk.input.glasses, smk.input.glass_jsons, strict=True):

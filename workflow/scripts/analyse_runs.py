@@ -7,16 +7,27 @@ tidy table per kind with the run keys (campaign, x, m, T_K, replica) on every ro
 from glassflow.analysis import analyse_production_run, combine, write_tables
 from glassflow.figures_softness import plot_softness_overview
 from glassflow.protocol import write_parquet_atomic
+from glassflow.rule_params import (
+    execution_settings,
+    potential_path,
+    script_config,
+    workflow_root,
+)
 from glassflow.runlog import logged
 from glassflow.tables import runs_table
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]):
+    # settings and potential values are params; threads and the file's path are not
+    cfg = script_config(smk.config, smk.scriptdir)
+    settings = dict(smk.params.settings)
+    settings["structure"] = dict(
+        settings["structure"], workers=execution_settings(cfg)["structure_workers"]
+    )
+    potential = potential_path(cfg, workflow_root(smk.scriptdir))
     per_run = [
-        analyse_production_run(
-            traj, run_json, smk.params.settings, smk.params.potential, smk.threads
-        )
+        analyse_production_run(traj, run_json, settings, potential, smk.threads)
         for traj, run_json in zip(smk.input.trajectories, smk.input.run_jsons, strict=True)
     ]
     tables = combine(per_run)

@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
-from glassflow.lammps import Engine
+from glassflow.lammps import Engine, lammps_command
 from glassflow.lammps_io import parse_thermo
 from glassflow.protocol import provenance, run_melt_quench, write_json_atomic, write_parquet_atomic
+from glassflow.rule_params import execution_settings, script_config
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
@@ -19,11 +20,20 @@ with logged(smk.log[0]) as log:
         replica=keys["replica"],
         seed=smk.params.seed,
     )
-    engine = Engine.from_config(smk.params.engine)
+    # physics from params; how LAMMPS is launched from the validated config (not a param)
+    cfg = script_config(smk.config, smk.scriptdir)
+    engine_settings = dict(smk.params.engine, **execution_settings(cfg)["engine"])
+    engine = Engine.from_config(engine_settings)
     info = run_melt_quench(workdir, context, smk.params.protocol, engine, smk.log[0])
     log.info("melt-quench done in %.1f s (LAMMPS %s)", info["wall_time_s"], info["lammps_version"])
     write_parquet_atomic(parse_thermo(workdir / "log.lammps"), smk.output.thermo)
     cell = json.loads(Path(smk.input.cell_meta).read_text())
     glass = dict(cell, **keys, stage="glass", **provenance())
-    glass.update(glass_wall_time_s=info["wall_time_s"], lammps_version=info["lammps_version"])
+    glass.update(
+        glass_wall_time_s=info["wall_time_s"],
+        lammps_version=info["lammps_version"],
+        melt_quench_protocol=smk.params.protocol,
+        engine=engine_settings,
+        lammps_command=lammps_command(engine, "in.melt_quench.lmp"),
+    )
     write_json_atomic(smk.output.run_json, glass)

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from glassflow.lammps import Engine
+from glassflow.lammps import Engine, lammps_command
 from glassflow.lammps_io import parse_thermo_logs
 from glassflow.protocol import (
     production_logs,
@@ -12,6 +12,7 @@ from glassflow.protocol import (
     write_json_atomic,
     write_parquet_atomic,
 )
+from glassflow.rule_params import execution_settings, script_config
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
@@ -19,7 +20,10 @@ smk = snakemake  # noqa: F821 - injected by Snakemake
 with logged(smk.log[0]) as log:
     keys = smk.params.run_keys
     workdir = Path(smk.output.trajectory).parent
-    engine = Engine.from_config(smk.params.engine)
+    # physics from params; how LAMMPS is launched from the validated config (not a param)
+    cfg = script_config(smk.config, smk.scriptdir)
+    engine_settings = dict(smk.params.engine, **execution_settings(cfg)["engine"])
+    engine = Engine.from_config(engine_settings)
     context = dict(smk.params.force_field, label=keys["comp"], replica=keys["replica"])
     info = run_production(
         workdir,
@@ -52,7 +56,8 @@ with logged(smk.log[0]) as log:
         potential=cell["potential"],
         box_A=cell["box_A"],
         density_g_cm3=cell["density_g_cm3"],
-        engine=smk.params.engine,
+        engine=engine_settings,
+        lammps_command=lammps_command(engine, "in.production.lmp"),
         protocol=smk.params.protocol,
         mean_temp_K=float(prod["temp_K"].mean()),
         mean_etotal_kcal_mol=float(prod["etotal_kcal_mol"].mean()),

@@ -1,14 +1,15 @@
 """Snakemake script: gather the campaign's tables into tables/ and report missing runs."""
 
 from glassflow.protocol import write_parquet_atomic
+from glassflow.rule_params import workflow_root
 from glassflow.runlog import logged
-from glassflow.tables import concat_tables, failure_reason, missing_runs
+from glassflow.tables import concat_tables, failure_reason, git_commit, missing_runs
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]) as log:
     runs = concat_tables(smk.input.runs).assign(
-        config_hash=smk.params.config_hash, git_commit=smk.params.git_commit
+        config_hash=smk.params.config_hash, git_commit=git_commit(workflow_root(smk.scriptdir))
     )
     expected = [dict(e, reason=failure_reason(e["log"])) for e in smk.params.expected]
     missing = missing_runs(expected, runs)
