@@ -1,19 +1,34 @@
 # glassflow: high-throughput MD campaigns on glassy sulfide electrolytes.
 # Thin entry point: configuration, validation, rule files, and the default target.
+import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-# The embedded default campaign; `--configfile` replaces it instead of merging into it.
-if not config:
+from glassflow.config import ConfigError, validate_config
 
-    configfile: "config/config.yaml"
+# The embedded default campaign. `--config key=value` merges into it (Snakemake
+# applies command-line values over the config file); `--configfile` replaces it.
+# workflow.overwrite_configfiles holds the --configfile paths of the command line.
+if not workflow.overwrite_configfiles:
+
+    configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Schema validation: values coerced to the schema's types (2.0 -> 2, "true" -> True),
+# defaults filled, and one short line per problem instead of a schema dump.
+try:
+    config.update(
+        validate_config(
+            config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+        )
+    )
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
 
 
 include: "workflow/rules/common.smk"
