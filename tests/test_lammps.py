@@ -7,6 +7,7 @@ import pytest
 
 from glassflow.config import build_campaign
 from glassflow.lammps import (
+    _ENV,
     Engine,
     accelerator_flags,
     force_field_context,
@@ -14,8 +15,10 @@ from glassflow.lammps import (
     quench_stages,
     render_melt_quench,
     render_production,
+    render_production_resume,
 )
 from glassflow.lammps_io import dump_to_trajectory, parse_thermo
+from glassflow.safety import lammps_comment
 from glassflow.trajectory import open_trajectory
 
 EXPECTED_FLAGS = {
@@ -158,3 +161,157 @@ def test_rendered_inputs_run_a_few_steps(tiny_inputs, lmp, tmp_path):
     assert sorted(set(traj.types.tolist())) == [0, 1, 2]
     prod_thermo = parse_thermo(prod / "log.lammps")
     assert prod_thermo.loc[prod_thermo.stage == "production", "step"].tolist()[0] == 0
+
+
+# --- no text injection into LAMMPS inputs ---------------------------------------------
+
+HOSTILE = '"x" \'y\'\nshell touch PWNED & ${x} $(v_a) """ # &'
+PLAIN_INJECTION = "x\nshell touch PWNED\n#"
+EXPECTED_COMMANDS = {
+    "units", "atom_style", "boundary", "read_data", "read_restart", "mass", "set",
+    "pair_style", "pair_coeff", "kspace_style", "neighbor", "neigh_modify", "timestep",
+    "thermo_style", "thermo_modify", "thermo", "print", "minimize", "reset_timestep",
+    "velocity", "fix", "run", "unfix", "write_data", "dump", "dump_modify", "restart",
+}  # fmt: skip
+
+
+def _strip_comment(line: str) -> str:
+    """Drop everything from the first '#' outside single, double or triple quotes."""
+    quote = None
+    i = 0
+    while i < len(line):
+        if quote is None and line[i] == "#":
+            return line[:i]
+        for q in ('"""', '"', "'"):
+            if line.startswith(q, i) and quote in (None, q):
+                quote = None if quote == q else q
+                i += len(q) - 1
+                break
+        i += 1
+    return line
+
+
+def lammps_commands(text: str) -> list[str]:
+    """The commands LAMMPS would execute from ``text``, by its parsing rules.
+
+    Lines end at '\\n' only; a line whose last printable character is '&' is joined with
+    the next (also inside a comment), as is a line with an odd number of triple quotes;
+    then everything from the first '#' outside quotes is dropped; blank lines are no
+    command. Asserts that no joining happened and that no '$' would be expanded.
+    """
+    commands = []
+    for line in text.split("\n"):
+        assert not line.rstrip().endswith("&"), f"continued line: {line!r}"
+        assert line.count('"""') % 2 == 0, f"unbalanced triple quotes: {line!r}"
+        cmd = _strip_comment(line).strip()
+        if cmd:
+            assert "$" not in cmd, f"variable expansion: {cmd!r}"
+            commands.append(cmd)
+    return commands
+
+
+def _hostile_context(ctx):
+    """``ctx`` with hostile text in every key that is written only into comments."""
+    species = [f"{el}{HOSTILE}" for el in ctx["species"]]
+    rename = dict(zip(ctx["species"], species, strict=True))
+    return dict(
+        ctx,
+        potential_name=HOSTILE,
+        citation=HOSTILE,
+        label=PLAIN_INJECTION,  # first line of the input: runs first if it got through
+        replica=HOSTILE,
+        rerun_command=HOSTILE,
+        species=species,
+        masses={rename[k]: v for k, v in ctx["masses"].items()},
+        charges={rename[k]: v for k, v in ctx["charges"].items()},
+    )
+
+
+def _renders(ctx, cfg):
+    p = cfg["protocol"]
+    resume = dict(ctx, restart_file="restart.400.bin", restart_step=400, dump_file="dump.1.x")
+    return {
+        "melt_quench": render_melt_quench(ctx, p),
+        "production": render_production(ctx, p, 1800.0, "../../glass/glass.data"),
+        "resume": render_production_resume(resume, p, 1800.0),
+    }
+
+
+def test_comment_filter_cannot_leave_the_comment():
+    out = lammps_comment(HOSTILE + "\r\x0b\x85\u2028 Sørensen §2 \u00a0")
+    assert out.isascii() and out.isprintable()
+    assert not set(out) & set("\n\r&$#\"'`\\")
+    assert "shell touch PWNED" in out  # kept as harmless text on the same line
+    assert lammps_comment("Sørensen et al. 2023, Table 1") == "Sorensen et al. 2023, Table 1"
+
+
+def test_hostile_text_stays_inside_comments(tiny_inputs):
+    _, _, ctx, cfg = tiny_inputs
+    benign = _renders(ctx, cfg)
+    hostile = _renders(_hostile_context(ctx), cfg)
+    for name, text in hostile.items():
+        assert "PWNED" in text  # the text is there ...
+        commands = lammps_commands(text)
+        assert commands == lammps_commands(benign[name])  # ... but no command changed
+        assert {c.split()[0] for c in commands} <= EXPECTED_COMMANDS, name
+        assert not any("shell" in c or "PWNED" in c for c in commands)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("kspace_style", "ewald\nshell touch PWNED"),
+        ("kspace_style", "ewald ${x}"),
+        ("dump_file", "d.lammpstrj &"),
+        ("seed", "1\nshell touch PWNED"),
+        ("thermo_steps", "10 &"),
+        ("start_file", "a b"),
+    ],
+)
+def test_hostile_words_and_numbers_refused(tiny_inputs, key, value):
+    _, _, ctx, cfg = tiny_inputs
+    ctx = dict(ctx, dump_file="dump.0.lammpstrj")
+    with pytest.raises(ValueError, match=r"LAMMPS input: .*(not a plain word|an integer)"):
+        if key == "start_file":
+            render_production(ctx, cfg["protocol"], 1800.0, value)
+        elif key == "seed":
+            render_melt_quench(dict(ctx, seed=value), cfg["protocol"])
+        else:
+            render_production(dict(ctx, **{key: value}), cfg["protocol"], 1800.0, "g.data")
+
+
+def test_unfiltered_expression_is_still_checked():
+    """A template that forgets its filter cannot emit a newline, '&', '$' or quotes."""
+    tpl = _ENV.from_string("# {{ v }}\nrun 10\n")
+    assert tpl.render(v="Na-S 1.5") == "# Na-S 1.5\nrun 10\n"
+    for bad in ("a\nshell touch PWNED", "a &", "${x}", 'say "x"', "a\u2028b", None):
+        with pytest.raises(ValueError, match="LAMMPS input"):
+            tpl.render(v=bad)
+
+
+@pytest.mark.lammps
+def test_lammps_executes_no_injected_command(tiny_inputs, lmp, tmp_path):
+    """LAMMPS itself reads the hostile input (-skiprun: no MD) and runs no shell command;
+    the control input with a bare 'shell touch' line shows that it would have."""
+    camp, cr, ctx, cfg = tiny_inputs
+    from glassflow.cell import build_random_cell, write_lammps_data
+
+    atoms = build_random_cell(
+        cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 3
+    )
+    write_lammps_data(atoms, tmp_path / "cell.data", cr.composition.species)
+    text = render_melt_quench(_hostile_context(ctx), cfg["protocol"])
+    control = text + "shell touch CONTROL\n"
+    for name, body in (("in.hostile", text), ("in.control", control)):
+        (tmp_path / name).write_text(body)
+        run = subprocess.run(
+            [lmp, "-in", name, "-log", "none", "-nocite", "-skiprun"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert not list(tmp_path.glob("PWNED*")), name
+        assert run.returncode == 0, run.stdout[-2000:]
+        assert "Total wall time" in run.stdout
+    assert (tmp_path / "CONTROL").is_file()

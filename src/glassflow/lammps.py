@@ -2,16 +2,23 @@
 
 Inputs are rendered with Jinja2 from ``glassflow/templates/*.lmp.j2`` into each run
 directory so a person can ``cd`` there and rerun LAMMPS by hand. Numbers reach the
-inputs formatted (``%.3f``, integers), never as raw config strings. The command is
-always an argument list (no shell).
+inputs formatted (``%.3f``, ``|integer``), never as raw config strings. Text reaches
+them only as a comment through ``|comment`` (:func:`glassflow.safety.lammps_comment`:
+one line of plain ASCII, no '&', quotes, '$' or '#'), and file names or styles only
+through ``|word`` (a plain token, else ValueError); on top of that every expression is
+checked by :func:`_finalize`, so a string with a newline, control character, '&', '$'
+or quote cannot reach an input even where a template forgets its filter. The command
+is always an argument list (no shell).
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +27,7 @@ from typing import Any
 import jinja2
 
 from glassflow.potential import Potential, pair_coeff_lines
-from glassflow.safety import check_command
+from glassflow.safety import check_command, describe_char, lammps_comment, lammps_word
 
 ACCELERATORS = ("none", "omp", "gpu", "kokkos")
 LAUNCHERS = ("none", "mpiexec", "srun")
@@ -110,6 +117,39 @@ def lammps_command(
     return [*prefix, *cmd, *flags, "-in", input_file, "-log", log_file, "-nocite"]
 
 
+_UNSAFE_IN_INPUT = frozenset("&$\"'`\\")
+
+
+def _finalize(value: Any) -> Any:
+    """Last check of every ``{{ expression }}`` written into a LAMMPS input.
+
+    Numbers pass; a string passes only without control characters (newlines included),
+    line or paragraph separators, '&', '$', quotes, backquotes or backslashes. Anything
+    else raises ValueError: no text can start a new command, continue a line, expand a
+    variable or open a quote.
+    """
+    if isinstance(value, numbers.Real):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f"LAMMPS input: {value!r} ({type(value).__name__}) is not text or a number"
+        )
+    for ch in value:
+        if ch in _UNSAFE_IN_INPUT or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(
+                f"LAMMPS input: {value!r} contains {describe_char(ch)}; text reaches inputs "
+                "only through the 'comment' filter and words through the 'word' filter"
+            )
+    return value
+
+
+def _integer(value: Any) -> str:
+    """An integer argument (steps, seeds, counts); ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"LAMMPS input: expected an integer, got {value!r}")
+    return str(int(value))
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("glassflow", "templates"),
     undefined=jinja2.StrictUndefined,
@@ -117,7 +157,11 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
     autoescape=False,
+    finalize=_finalize,
 )
+_ENV.filters["comment"] = lammps_comment
+_ENV.filters["word"] = lammps_word
+_ENV.filters["integer"] = _integer
 
 
 def steps(time_ps: float, timestep_fs: float) -> int:
@@ -138,7 +182,7 @@ def force_field_context(
         "masses": {el: potential.masses[el] for el in species},
         "charges": {el: float(charges[el]) for el in species},
         "potential_name": potential.name,
-        "citation": " ".join(potential.citation.split())[:120],
+        "citation": potential.citation,
         "pair_coeffs": pair_coeff_lines(potential, tuple(species)),
         "cutoff_A": float(engine_cfg["cutoff_A"]),
         "kspace_style": engine_cfg["kspace_style"],
@@ -174,7 +218,7 @@ def render_melt_quench(context: Mapping[str, Any], protocol: Mapping[str, Any]) 
     dt = protocol["timestep_fs"]
     ctx = dict(context)
     ctx.update(
-        read_data="read_data       cell.data",
+        data_file="cell.data",
         minimize=bool(protocol["minimize"]),
         melt_T_K=float(protocol["melt_T_K"]),
         melt_steps=steps(protocol["melt_ps"], dt),
@@ -196,7 +240,7 @@ def render_production(
     ramp = steps(abs(T_K - T_start) / protocol["ramp_rate_K_ps"], dt)
     ctx = dict(context)
     ctx.update(
-        read_data=f"read_data       {start_file}",
+        data_file=start_file,
         start_file=start_file,
         start_mode=mode,
         T_K=float(T_K),
