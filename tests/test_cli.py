@@ -236,3 +236,17 @@ def test_console_script_is_declared():
     scripts = {ep.name: ep.value for ep in metadata.entry_points(group="console_scripts")}
     assert scripts.get("glassflow") == "glassflow.cli:main"
     assert "export" in _run_cli(["--help"])
+
+
+def test_citation_and_license_match_pyproject():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    assert cff["version"] == project["version"]
+    assert cff["license"] == project["license"]["text"] == "MIT"
+    assert len(cff["references"]) == 4
+    assert all(r["title"] and r["authors"] for r in cff["references"])
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.startswith("MIT License\n\nCopyright (c) 2026 the glassflow developers\n")
