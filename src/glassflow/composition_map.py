@@ -228,8 +228,10 @@ def hyper_bounds(
 
     * sigma_f in [0.01, max(0.1, 2 ptp(y))] decades: from "flat" to twice the data range;
     * each length scale in [half the smallest spacing between distinct coordinates on that
-      axis, 10] (scaled units: 1 = the measured span): no wiggles between neighbouring
-      points that the data cannot resolve, and up to nearly linear/flat;
+      axis, 2] (scaled units: 1 = the measured span): no wiggles between neighbouring
+      points that the data cannot resolve, and no correlation claimed over more than
+      twice the measured span (with 3-4 points the likelihood alone would push the length
+      to infinity and the std to ~0 away from the points);
     * sigma_n in [1e-3, max(0.01, ptp(y))] decades (extra scatter beyond the reported errors).
     """
     ptp = float(np.ptp(y)) if y.size else 0.0
@@ -238,7 +240,7 @@ def hyper_bounds(
         u = np.unique(np.round(pts[:, axis], 12))
         gaps = np.diff(u)
         lo = 0.5 * float(gaps.min()) if gaps.size else 0.5
-        out.append((max(lo, 0.05), 10.0))
+        out.append((max(lo, 0.05), 2.0))
     return (0.01, max(0.1, 2.0 * ptp)), out[0], out[1], (1e-3, max(0.01, ptp))
 
 

@@ -229,8 +229,12 @@ def md_terms_from_counts(counts: BondCounts) -> dict[str, Term]:
     }
     for name, sel in groups.items():
         out[name] = term(r_s[sel], True)
-    out["Na"] = Term(n_na / n, float(counts.na_ns.mean()) if n_na else float("nan"),
-                     NA_CONSTRAINT * n_na / n, 0.0)  # fmt: skip
+    out["Na"] = Term(
+        n_na / n,
+        float(counts.na_ns.mean()) if n_na else float("nan"),
+        NA_CONSTRAINT * n_na / n,
+        0.0,
+    )
     return out
 
 
@@ -356,9 +360,12 @@ def diagnostic_from_counts(
     xa, ma = achieved_composition(n_na, counts.si_cn.size, counts.s_nsi.size)
     md = md_terms_from_counts(counts)
     return diagnostic_rows(
-        md, xa, ma, xa if x_requested is None else x_requested,
+        md,
+        xa,
+        ma,
+        xa if x_requested is None else x_requested,
         ma if m_requested is None else m_requested,
-    )  # fmt: skip
+    )
 
 
 def constraint_diagnostic(
@@ -384,8 +391,9 @@ def constraint_diagnostic(
     keys = [k for k in group if k in df.columns]
     parts = []
     for key_values, sub in df.groupby(keys, dropna=False, sort=True):
-        kv = dict(zip(keys, key_values if isinstance(key_values, tuple) else (key_values,),
-                      strict=True))  # fmt: skip
+        kv = dict(
+            zip(keys, key_values if isinstance(key_values, tuple) else (key_values,), strict=True)
+        )
         row = sub.mean(numeric_only=True).to_dict()
         if "include_na_in_mean_r" in sub.columns:
             row["include_na_in_mean_r"] = bool(sub["include_na_in_mean_r"].astype(bool).any())
@@ -397,15 +405,24 @@ def constraint_diagnostic(
 
 
 def gap_summary(diagnostic: pd.DataFrame) -> pd.DataFrame:
-    """Per composition: f_md, f_eq1 (requested and achieved), the gap and its largest term.
+    """Per composition: f_md, f_eq1 (requested and achieved), the gap and its parts.
 
-    ``gap = f_md - f_eq1``; ``gap_from_terms`` is the sum of ``delta_f`` (equal to ``gap``
-    by construction, kept as a check); ``largest_term`` has the largest |delta_f|.
+    ``gap = f_md - f_eq1``; ``delta_f_<species>`` (Si, S, Na, unresolved, composition) are
+    the per-species sums of the term ``delta_f`` and add up to ``gap``; ``gap_from_terms``
+    is their sum (a check); ``largest_term`` has the largest |delta_f|.
     """
+    parts = ("Si", "S", "Na", "unresolved", "composition")
     cols = [
-        *KEY_COLUMNS, "f_md", "f_eq1", "f_eq1_achieved", "gap", "gap_from_terms",
-        "largest_term", "largest_delta_f",
-    ]  # fmt: skip
+        *KEY_COLUMNS,
+        "f_md",
+        "f_eq1",
+        "f_eq1_achieved",
+        "gap",
+        *(f"delta_f_{p}" for p in parts),
+        "gap_from_terms",
+        "largest_term",
+        "largest_delta_f",
+    ]
     if diagnostic.empty:
         return pd.DataFrame(columns=cols)
     rows = []
@@ -416,6 +433,7 @@ def gap_summary(diagnostic: pd.DataFrame) -> pd.DataFrame:
         f_eq1 = float(floppy_fraction(float(kv[1]), float(kv[2])))
         d = sub["delta_f"].to_numpy(dtype=float)
         i = int(np.nanargmax(np.abs(d)))
+        by_species = sub.groupby("species")["delta_f"].sum()
         rows.append(
             dict(
                 zip(KEY_COLUMNS, kv, strict=True),
@@ -423,6 +441,7 @@ def gap_summary(diagnostic: pd.DataFrame) -> pd.DataFrame:
                 f_eq1=f_eq1,
                 f_eq1_achieved=3.0 - n_id,
                 gap=(3.0 - n_md) - f_eq1,
+                **{f"delta_f_{p}": float(by_species.get(p, 0.0)) for p in parts},
                 gap_from_terms=float(np.nansum(d)),
                 largest_term=str(sub["term"].iloc[i]),
                 largest_delta_f=float(d[i]),

@@ -20,11 +20,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-from matplotlib.tri import Triangulation
 
 from glassflow.arrhenius import KB_EV_K, conductivity_points, diffusivity_points
+from glassflow.composition_map import (
+    HoppingInputs,
+    hopping_log10_field,
+    interpolate_field,
+    shared_limits,
+)
+from glassflow.constraint_diagnostics import KEY_COLUMNS, TERMS, constraint_diagnostic
 from glassflow.rigidity import critical_m, critical_x, floppy_fraction
 
 #: Okabe-Ito colourblind-safe palette, ordered for lines on white (yellow last).
@@ -104,6 +111,7 @@ def _no_data(ax: Axes, text: str = NO_DATA) -> None:
         fontsize=11,
         color="0.3",
         bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"},
+        zorder=10,
     )
 
 
@@ -193,20 +201,51 @@ def _points_for(transport: pd.DataFrame, quantity: str, species: str) -> pd.Data
 # --------------------------------------------------------------------------- Arrhenius
 
 
-def plot_arrhenius(
-    transport_df: pd.DataFrame,
-    arrhenius_df: pd.DataFrame | None,
-    quantity: str,
-    path_png: str | Path,
-) -> tuple[Path, Path]:
-    """Arrhenius plot (physics.md §4 eq 10): log10 y against 1000/T, one colour per composition.
+#: An Arrhenius line through fewer distinct temperatures than this is flagged.
+MIN_FIT_TEMPERATURES = 3
 
-    ``quantity``: "D_Na", "D_Si", "D_S" (D in cm^2/s) or "sigmaT" (sigma*T in S K/cm).
-    Points: replica-pooled (module docstring); lines: the fits of ``arrhenius_df``
-    over their fitted T range; legend: composition and E_A with its CI (eV).
-    Returns the PNG and PDF paths (file name by convention
-    :func:`arrhenius_figure_name`).
+
+def flag_few_temperatures(
+    arrhenius_df: pd.DataFrame, min_temperatures: int = MIN_FIT_TEMPERATURES
+) -> pd.DataFrame:
+    """Copy of an Arrhenius table with a bool column ``few_temperatures``.
+
+    True when the fit used fewer than ``min_temperatures`` distinct temperatures (column
+    ``n_temperatures``; ``n_points`` when that column is absent): two temperatures
+    always give an exact line, so its E_A carries no check of the Arrhenius form.
+    Rows without a fit (no count) are False.
     """
+    col = "n_temperatures" if "n_temperatures" in arrhenius_df.columns else "n_points"
+    if col not in arrhenius_df.columns:
+        raise KeyError("Arrhenius table needs a 'n_temperatures' or 'n_points' column")
+    n = pd.to_numeric(arrhenius_df[col], errors="coerce").astype("Float64")
+    few = (n < min_temperatures).fillna(False).astype(bool)
+    return arrhenius_df.assign(few_temperatures=few.to_numpy())
+
+
+def _inverse_1000(v: np.ndarray) -> np.ndarray:
+    """1000/v, elementwise, inf at 0 (maps 1000/T <-> T in K both ways)."""
+    a = np.asarray(v, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a != 0.0, 1000.0 / np.where(a != 0.0, a, 1.0), np.inf)
+
+
+def add_temperature_axis(ax: Axes, temperatures_K: np.ndarray | None = None) -> Axes:
+    """Top axis in K for a bottom axis of 1000/T (1/K); ticks at ``temperatures_K`` if given.
+
+    The bottom axis limits must stay > 0 (1000/T of real temperatures).
+    """
+    sec = ax.secondary_xaxis("top", functions=(_inverse_1000, _inverse_1000))
+    if temperatures_K is not None and len(temperatures_K):
+        sec.set_xticks(np.unique(np.round(np.asarray(temperatures_K, dtype=float), 6)))
+    sec.set_xlabel("$T$ (K)")
+    return sec
+
+
+def arrhenius_figure(
+    transport_df: pd.DataFrame, arrhenius_df: pd.DataFrame | None, quantity: str
+) -> Figure:
+    """The figure of :func:`plot_arrhenius` (not saved)."""
     if quantity not in ARRHENIUS_QUANTITIES:
         raise ValueError(
             f"quantity must be one of {sorted(ARRHENIUS_QUANTITIES)}, got {quantity!r}"
@@ -214,7 +253,9 @@ def plot_arrhenius(
     q, species = ARRHENIUS_QUANTITIES[quantity]
     points = _points_for(transport_df, q, species)
     pooled = pool_log10(points, ["campaign", "x", "m", "T_K"])
-    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    if arrhenius_df is not None and not arrhenius_df.empty:
+        arrhenius_df = flag_few_temperatures(arrhenius_df)
+    fig = Figure(figsize=(6.4, 5.0), layout="constrained")
     ax = fig.subplots()
     comps = pooled[["campaign", "x", "m"]].drop_duplicates().sort_values(["campaign", "x", "m"])
     several = comps["campaign"].nunique() > 1
@@ -228,8 +269,11 @@ def plot_arrhenius(
         T = sel["T_K"].to_numpy(dtype=float)
         err = sel["log10_se"].to_numpy(dtype=float)
         row = _fit_row(arrhenius_df, key, q, species)
+        few = bool(row.get("few_temperatures", False)) and np.isfinite(_num(row.get("E_A_eV")))
         name = (f"{comp.campaign} " if several else "") + f"x={comp.x:.2f}, m={comp.m:.2f}"
         label = f"{name}: {_ea_label(row)}" if row else name
+        if few:
+            label += f" (few temperatures: {int(_num(row.get('n_temperatures')))} T)"
         ax.errorbar(
             1000.0 / T,
             sel["log10_mean"].to_numpy(dtype=float),
@@ -244,15 +288,38 @@ def plot_arrhenius(
             if not (np.isfinite(t_lo) and np.isfinite(t_hi)):
                 t_lo, t_hi = T.min(), T.max()
             tt = np.linspace(t_lo, t_hi, 100)
-            ax.plot(1000.0 / tt, fitted_log10(row, tt), "-", color=color(i), lw=1.2)
+            ax.plot(
+                1000.0 / tt, fitted_log10(row, tt), "--" if few else "-", color=color(i), lw=1.2
+            )
     ax.set_xlabel(r"$1000/T$ (K$^{-1}$)")
     ax.set_ylabel(_YLABELS[quantity])
     if comps.empty:
         _no_data(ax, f"{NO_DATA} for {quantity}")
     else:
         ax.legend(fontsize=7, loc="best")
+        add_temperature_axis(ax, pooled["T_K"].to_numpy(dtype=float))
     ax.set_title(f"Arrhenius: {quantity}")
-    return _save(fig, path_png)
+    return fig
+
+
+def plot_arrhenius(
+    transport_df: pd.DataFrame,
+    arrhenius_df: pd.DataFrame | None,
+    quantity: str,
+    path_png: str | Path,
+) -> tuple[Path, Path]:
+    """Arrhenius plot (physics.md §4 eq 10): log10 y against 1000/T, one colour per composition.
+
+    ``quantity``: "D_Na", "D_Si", "D_S" (D in cm^2/s) or "sigmaT" (sigma*T in S K/cm).
+    Points: replica-pooled (module docstring); lines: the fits of ``arrhenius_df``
+    over their fitted T range; legend: composition and E_A with its CI (eV). A fit on
+    fewer than :data:`MIN_FIT_TEMPERATURES` temperatures is dashed and flagged "few
+    temperatures" in the legend (:func:`flag_few_temperatures`). The top axis gives T in
+    K, with ticks at the measured temperatures.
+    Returns the PNG and PDF paths (file name by convention
+    :func:`arrhenius_figure_name`).
+    """
+    return _save(arrhenius_figure(transport_df, arrhenius_df, quantity), path_png)
 
 
 # --------------------------------------------------------------------------- rigidity
@@ -406,18 +473,87 @@ def plot_rigidity_threshold(
 
 # --------------------------------------------------------------------------- (x, m) map
 
+#: Map quantities: points function, colour-bar label, title word.
+MAP_QUANTITIES: dict[str, tuple[str, str]] = {
+    "sigma": (r"$\log_{10} \sigma$ (S cm$^{-1}$)", "conductivity"),
+    "D_Na": (r"$\log_{10} D_\mathrm{Na}$ (cm$^2$ s$^{-1}$)", "Na diffusivity"),
+}
+#: GP standard deviation (decades) contoured on the mean panel (the wash fades with the std).
+MAP_STD_CONTOUR_DEC = 0.3
+#: Upper end of the (fixed) colour scale of the GP standard-deviation panel, decades.
+MAP_STD_MAX_DEC = 1.0
+NOT_DIFFUSIVE = "not diffusive"
 
-def _non_collinear(m: np.ndarray, x: np.ndarray) -> bool:
-    """True when >= 3 distinct points span a 2-D area (coordinates scaled to unit range)."""
-    pts = np.unique(np.column_stack([m, x]), axis=0)
-    if pts.shape[0] < 3:
-        return False
-    span = np.ptp(pts, axis=0)
-    if np.any(span == 0):
-        return False
-    scaled = (pts - pts.min(axis=0)) / span
-    sv = np.linalg.svd(scaled - scaled.mean(axis=0), compute_uv=False)
-    return bool(sv[-1] > 1e-6 * sv[0])
+
+def diffusivity_map_name(T_K: float) -> str:
+    """``diffusivity_map_T<T>.png`` with T in integer kelvin."""
+    return f"diffusivity_map_T{int(round(T_K))}.png"
+
+
+def _map_points(transport: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    if quantity == "sigma":
+        return conductivity_points(transport)
+    if quantity == "D_Na":
+        return diffusivity_points(transport, "Na")
+    raise ValueError(f"map quantity must be one of {sorted(MAP_QUANTITIES)}, got {quantity!r}")
+
+
+def map_data(
+    transport_df: pd.DataFrame, T_K: float, quantity: str = "sigma"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(pooled, not_diffusive) at ``T_K`` (+-0.5 K): the measured compositions of one map.
+
+    ``pooled``: x, m, log10_mean, log10_se, n (replicas) of the diffusive points (log10 of
+    S/cm or cm^2/s). ``not_diffusive``: x, m of compositions that have runs at T_K in the
+    table but no diffusive value of ``quantity``.
+    """
+    points = _map_points(transport_df, quantity)
+    points = points[np.abs(points["T_K"].astype(float) - T_K) <= T_TOL_K]
+    pooled = pool_log10(points, ["x", "m"])
+    at_t = transport_df[np.abs(transport_df["T_K"].astype(float) - T_K) <= T_TOL_K]
+    comps = at_t[["x", "m"]].astype(float).drop_duplicates()
+    if pooled.empty:
+        missing = comps
+    else:
+        have = set(zip(pooled["x"].astype(float), pooled["m"].astype(float), strict=True))
+        keep = [(a, b) not in have for a, b in zip(comps["x"], comps["m"], strict=True)]
+        missing = comps[keep]
+    return pooled, missing.sort_values(["x", "m"]).reset_index(drop=True)
+
+
+def map_color_limits(transport_df: pd.DataFrame, quantity: str = "sigma") -> tuple[float, float]:
+    """One colour scale (vmin, vmax of log10 y) for every temperature of a campaign.
+
+    Computed over the replica-pooled diffusive points of *all* temperatures in the table,
+    rounded outwards to 0.25 decade (:func:`glassflow.composition_map.shared_limits`);
+    pass it to every per-T map so that colours mean the same value in all of them.
+    (NaN, NaN) when the table has no diffusive point.
+    """
+    points = _map_points(transport_df, quantity)
+    if points.empty:
+        return float("nan"), float("nan")
+    pooled = pool_log10(points, ["T_K", "x", "m"])
+    return shared_limits([pooled["log10_mean"].to_numpy(dtype=float)])
+
+
+def map_extent(transport_df: pd.DataFrame) -> tuple[float, float, float, float]:
+    """(m_lo, m_hi, x_lo, x_hi) shared by the maps of a campaign (all its compositions).
+
+    The measured compositions padded, extended so that the isostatic line x_c(m) (eq 1)
+    and both rigidity regions are visible.
+    """
+    if transport_df.empty:
+        return 1.5, 5.0, 0.0, 0.6
+    mv = transport_df["m"].to_numpy(dtype=float)
+    xv = transport_df["x"].to_numpy(dtype=float)
+    m_pad = max(0.25, 0.1 * np.ptp(mv))
+    x_pad = max(0.05, 0.1 * np.ptp(xv))
+    m_lo, m_hi = max(0.05, mv.min() - m_pad), mv.max() + m_pad
+    x_lo, x_hi = max(0.0, xv.min() - x_pad), min(0.99, xv.max() + x_pad)
+    x_c = np.asarray(critical_x(np.linspace(m_lo, min(m_hi, 11.9), 50)))
+    x_lo = max(0.0, min(x_lo, float(x_c.min()) - 0.05))
+    x_hi = max(x_hi, min(0.99, float(x_c.max()) + 0.05))
+    return float(m_lo), float(m_hi), float(x_lo), float(x_hi)
 
 
 def _region_label_point(
@@ -434,74 +570,577 @@ def _region_label_point(
     return float(pm[i]), float(px[i])
 
 
-def plot_conductivity_map(
-    transport_df: pd.DataFrame, T_K: float, path_png: str | Path
-) -> tuple[Path, Path]:
-    """sigma (S/cm, log10 colour scale) over the (m, x) plane at temperature ``T_K``.
+def _draw_rigidity(ax: Axes, mm: np.ndarray, xx: np.ndarray, regions: bool) -> None:
+    """Contours of f(x, m) (eq 1), the isostatic line f = 0 and the region labels."""
+    f = np.asarray(floppy_fraction(xx, mm))
+    levels = [v for v in (-0.4, -0.2, 0.2, 0.4, 0.6) if f.min() < v < f.max()]
+    if levels:
+        cs = ax.contour(mm, xx, f, levels=levels, colors="0.35", linewidths=0.6, alpha=0.8)
+        ax.clabel(cs, fmt=lambda v: f"f={v:+.1f}", fontsize=6)
+    if f.min() < 0.0 < f.max():
+        ax.contour(mm, xx, f, levels=[0.0], colors=color(5), linewidths=1.8, linestyles="--")
+        ax.plot([], [], "--", color=color(5), lw=1.8, label=r"isostatic $f = 0$ (eq 1)")
+    if regions:
+        for text, mask in (("flexible", f > 0), ("stressed rigid", f < 0)):
+            where = _region_label_point(mm, xx, mask)
+            if where is not None:
+                ax.text(
+                    *where,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    style="italic",
+                    color="0.15",
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.6},
+                )
 
-    Runs within 0.5 K of ``T_K`` with a diffusive conductivity are pooled per (x, m)
-    (mean of log10 sigma over replicas). With >= 3 non-collinear compositions the
-    field is a ``tricontourf`` over the measured points (interpolation inside their
-    convex hull only), otherwise a scatter coloured by sigma; measured points are
-    always marked. The isostatic line x_c(m) (f = 0, eq 1) is drawn and the
-    "flexible" (f > 0) and "stressed rigid" (f < 0) regions are labelled.
-    """
-    points = conductivity_points(transport_df)
-    points = points[np.abs(points["T_K"].astype(float) - T_K) <= T_TOL_K]
-    pooled = pool_log10(points, ["x", "m"])
-    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
-    ax = fig.subplots()
-    if pooled.empty:
-        m_lo, m_hi, x_lo, x_hi = 1.5, 5.0, 0.0, 0.6
-    else:
+
+def _draw_points(
+    ax: Axes, pooled: pd.DataFrame, missing: pd.DataFrame, norm: Normalize | None, cmap: str
+) -> None:
+    """Measured compositions: filled (coloured by value) if diffusive, hollow otherwise."""
+    if not pooled.empty:
         mv = pooled["m"].to_numpy(dtype=float)
         xv = pooled["x"].to_numpy(dtype=float)
-        m_pad = max(0.25, 0.1 * np.ptp(mv))
-        x_pad = max(0.05, 0.1 * np.ptp(xv))
-        m_lo, m_hi = max(0.05, mv.min() - m_pad), mv.max() + m_pad
-        x_lo, x_hi = max(0.0, xv.min() - x_pad), min(0.99, xv.max() + x_pad)
-        # always show the isostatic line x_c(m) and both regions, even far from the runs
-        x_c = np.asarray(critical_x(np.linspace(m_lo, min(m_hi, 11.9), 50)))
-        x_lo = max(0.0, min(x_lo, float(x_c.min()) - 0.05))
-        x_hi = max(x_hi, min(0.99, float(x_c.max()) + 0.05))
         z = pooled["log10_mean"].to_numpy(dtype=float)
-        vmin, vmax = float(z.min()), float(z.max())
-        if vmax - vmin < 1e-9:
-            vmin, vmax = vmin - 0.5, vmax + 0.5
-        cbar_label = r"$\log_{10} \sigma$ (S cm$^{-1}$)"
-        if _non_collinear(mv, xv):
-            tri = Triangulation(mv, xv)
-            levels = MaxNLocator(nbins=12).tick_values(vmin, vmax)
-            cs = ax.tricontourf(tri, z, levels=levels, cmap="viridis", extend="both")
-            ax.scatter(mv, xv, c="white", edgecolors="black", s=30, zorder=3, label="runs")
-            fig.colorbar(cs, ax=ax, label=cbar_label)
-        else:
-            sc = ax.scatter(
-                mv, xv, c=z, cmap="viridis", vmin=vmin, vmax=vmax, s=120,
-                edgecolors="black", zorder=3, label="runs",
-            )  # fmt: skip
-            fig.colorbar(sc, ax=ax, label=cbar_label)
-    # isostatic line and regions
-    m_line = np.linspace(m_lo, m_hi, 300)
-    m_line = m_line[np.abs(m_line - 12.0) > 1e-9]
-    x_line = np.asarray(critical_x(m_line))
-    inside = (x_line >= x_lo) & (x_line <= x_hi)
-    if inside.any():
-        ax.plot(m_line[inside], x_line[inside], "--", color=color(5), lw=1.8,
-                label=r"isostatic $x_c(m)$, $f = 0$")  # fmt: skip
-    mm, xx = np.meshgrid(np.linspace(m_lo, m_hi, 60), np.linspace(x_lo, x_hi, 60))
-    f = np.asarray(floppy_fraction(xx, mm))
-    for text, mask in (("flexible", f > 0), ("stressed rigid", f < 0)):
-        where = _region_label_point(mm, xx, mask)
-        if where is not None:
-            ax.text(*where, text, ha="center", va="center", fontsize=10, style="italic",
-                    color="0.15", bbox={"fc": "white", "ec": "none", "alpha": 0.6})  # fmt: skip
-    ax.set_xlim(m_lo, m_hi)
-    ax.set_ylim(x_lo, x_hi)
-    ax.set_xlabel("flexibility index $m$ (S:Si in SiS$_m$, dimensionless)")
-    ax.set_ylabel(r"modifier fraction $x$ (mole fraction Na$_2$S)")
-    ax.set_title(f"conductivity at T = {T_K:.0f} K")
+        kw = {"c": z, "cmap": cmap, "norm": norm} if norm is not None else {"c": "white"}
+        ax.scatter(
+            mv,
+            xv,
+            s=70,
+            edgecolors="black",
+            linewidths=1.0,
+            zorder=4,
+            label="diffusive (replica mean)",
+            **kw,
+        )
+        for a, b, v in zip(mv, xv, z, strict=True):
+            ax.annotate(
+                f"{v:.2f}", (a, b), xytext=(5, 5), textcoords="offset points", fontsize=6, zorder=5
+            )
+    if not missing.empty:
+        ax.scatter(
+            missing["m"].to_numpy(dtype=float),
+            missing["x"].to_numpy(dtype=float),
+            s=70,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=1.2,
+            zorder=4,
+            label=NOT_DIFFUSIVE,
+        )
+
+
+def map_figure(
+    transport_df: pd.DataFrame,
+    T_K: float,
+    quantity: str = "sigma",
+    color_limits: tuple[float, float] | None = None,
+    hopping: HoppingInputs | None = None,
+    n_grid: int = 60,
+) -> Figure:
+    """The figure of :func:`plot_conductivity_map` / :func:`plot_diffusivity_map` (not saved)."""
+    if quantity not in MAP_QUANTITIES:
+        raise ValueError(f"map quantity must be one of {sorted(MAP_QUANTITIES)}, got {quantity!r}")
+    cbar_label, word = MAP_QUANTITIES[quantity]
+    pooled, missing = map_data(transport_df, T_K, quantity)
+    vmin, vmax = (
+        color_limits if color_limits is not None else map_color_limits(transport_df, quantity)
+    )
+    m_lo, m_hi, x_lo, x_hi = map_extent(transport_df)
+    m_grid = np.linspace(m_lo, m_hi, n_grid)
+    x_grid = np.linspace(x_lo, x_hi, n_grid)
+    mm, xx = np.meshgrid(m_grid, x_grid)
+    cmap = "viridis"
+    norm = Normalize(vmin, vmax) if np.isfinite(vmin) and np.isfinite(vmax) else None
+
+    note = None
+    field = None
     if pooled.empty:
-        _no_data(ax, f"{NO_DATA} at T = {T_K:.0f} K")
-    ax.legend(fontsize=7, loc="upper right")
+        note = f"{NO_DATA} at T = {T_K:.0f} K"
+    else:
+        try:
+            field = interpolate_field(
+                pooled["m"], pooled["x"], pooled["log10_mean"], pooled["log10_se"], m_grid, x_grid
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            note = f"GP failed ({exc}): points only"
+        else:
+            if field.fit is None:
+                note = f"{field.note}: points only"
+                field = None
+
+    fig = Figure(figsize=(14.0, 4.8), layout="constrained")
+    ax_mean, ax_std, ax_hop = fig.subplots(1, 3, sharex=True, sharey=True)
+    if field is not None and norm is not None:
+        step = 0.25 if vmax - vmin <= 4.0 else 0.5
+        levels = np.arange(vmin, vmax + 0.5 * step, step)
+        cs = ax_mean.contourf(
+            mm, xx, field.mean, levels=levels, cmap=cmap, norm=norm, extend="both"
+        )
+        fig.colorbar(cs, ax=ax_mean, label=cbar_label + " (GP mean)")
+        # uncertainty on the mean panel: white wash growing with the GP std, and its
+        # MAP_STD_CONTOUR_DEC contour
+        wash = np.zeros((*field.std.shape, 4))
+        wash[..., :3] = 1.0
+        wash[..., 3] = 0.75 * np.clip(field.std / MAP_STD_MAX_DEC, 0.0, 1.0)
+        ax_mean.imshow(
+            wash,
+            extent=(m_lo, m_hi, x_lo, x_hi),
+            origin="lower",
+            aspect="auto",
+            interpolation="bilinear",
+            zorder=2,
+        )
+        if np.nanmin(field.std) < MAP_STD_CONTOUR_DEC < np.nanmax(field.std):
+            ax_mean.contour(
+                mm,
+                xx,
+                field.std,
+                levels=[MAP_STD_CONTOUR_DEC],
+                colors="black",
+                linewidths=1.0,
+                linestyles=":",
+                zorder=3,
+            )
+            ax_mean.plot(
+                [],
+                [],
+                ":",
+                color="black",
+                lw=1.0,
+                label=f"GP std = {MAP_STD_CONTOUR_DEC} decade (faded: larger)",
+            )
+        cs_std = ax_std.contourf(
+            mm,
+            xx,
+            field.std,
+            levels=np.linspace(0, MAP_STD_MAX_DEC, 11),
+            cmap="Greys",
+            extend="max",
+        )
+        fig.colorbar(
+            cs_std, ax=ax_std, label="GP std of " + cbar_label.split(" (")[0] + " (decades)"
+        )
+        h = field.fit.hyper
+        ax_std.set_title(
+            f"GP std; l_m = {h.length_m * field.fit.scale[0]:.2g}, "
+            f"l_x = {h.length_x * field.fit.scale[1]:.2g}, "
+            rf"$\sigma_f$ = {h.sigma_f:.2g} dec",
+            fontsize=9,
+        )
+    else:
+        if norm is not None:
+            fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax_mean, label=cbar_label)
+        _no_data(ax_std, "no GP field:\n" + (note or NO_DATA))
+        ax_std.set_title("GP std", fontsize=9)
+    _draw_points(ax_mean, pooled, missing, norm, cmap)
+    if note:
+        ax_mean.text(
+            0.02,
+            0.02,
+            note,
+            transform=ax_mean.transAxes,
+            fontsize=8,
+            color="0.2",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"},
+        )
+
+    if hopping is not None:
+        hop = hopping_log10_field(m_grid, x_grid, hopping)
+        if np.isfinite(hop).any():
+            ch = ax_hop.contourf(mm, xx, hop, levels=12, cmap="cividis")
+            fig.colorbar(ch, ax=ax_hop, label=r"$\log_{10} \sigma_\mathrm{hop}$ (relative)")
+        else:
+            _no_data(ax_hop, "hopping model undefined here\n(needs x <= 1/3, m >= 2)")
+        ax_hop.set_title(f"hopping model (PRL eq 3), $k_BT$ = {hopping.kT:g}", fontsize=9)
+    else:
+        _no_data(
+            ax_hop,
+            "hopping model (PRL eq 2-4) not drawn:\nneeds the cluster tables "
+            "W_jk, E_jk, N_jk, N_c(jk)\nof the PRL supplement (HoppingInputs)",
+        )
+        ax_hop.set_title("hopping model (PRL eq 3)", fontsize=9)
+
+    for i, ax in enumerate((ax_mean, ax_std, ax_hop)):
+        _draw_rigidity(ax, mm, xx, regions=i == 0)
+        if i > 0:
+            ax.scatter(pooled["m"], pooled["x"], s=25, c="white", edgecolors="black", zorder=4)
+            if not missing.empty:
+                ax.scatter(
+                    missing["m"],
+                    missing["x"],
+                    s=25,
+                    facecolors="none",
+                    edgecolors="black",
+                    zorder=4,
+                )
+        ax.set_xlim(m_lo, m_hi)
+        ax.set_ylim(x_lo, x_hi)
+        ax.set_xlabel("flexibility index $m$ (S:Si in SiS$_m$)")
+    ax_mean.set_ylabel(r"modifier fraction $x$ (mole fraction Na$_2$S)")
+    ax_mean.set_title(f"{word} at T = {T_K:.0f} K (GP mean, shared colour scale)", fontsize=9)
+    ax_mean.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.13), ncols=2, frameon=False
+    )
+    return fig
+
+
+def plot_conductivity_map(
+    transport_df: pd.DataFrame,
+    T_K: float,
+    path_png: str | Path,
+    *,
+    color_limits: tuple[float, float] | None = None,
+    hopping: HoppingInputs | None = None,
+) -> tuple[Path, Path]:
+    """Collective sigma (S/cm) over the (m, x) plane at ``T_K``: GP field with uncertainty.
+
+    Panels: (1) GP mean of log10 sigma (:mod:`glassflow.composition_map`: per-point noise
+    from the replica spread, hyperparameters by maximum restricted marginal likelihood),
+    washed out in proportion to the GP std, with the :data:`MAP_STD_CONTOUR_DEC` contour
+    dotted; (2) the GP std; (3) the
+    hopping-model prediction (PRL eq 3) when ``hopping`` is given, else a note. Every panel
+    has contours of f(x, m) and the isostatic line f = 0 (docs/physics.md §6, eq 1) and the
+    measured compositions: filled if diffusive, hollow ("not diffusive") if the runs at
+    T_K have no diffusive conductivity. ``color_limits`` (log10 S/cm) default to
+    :func:`map_color_limits` over *all* temperatures of ``transport_df``, so that maps of
+    one campaign share one colour scale; the extent (:func:`map_extent`) is shared too.
+    Fewer than 3 compositions, or all on one line: points only, with a note.
+    """
+    fig = map_figure(transport_df, T_K, "sigma", color_limits, hopping)
     return _save(fig, path_png)
+
+
+def plot_diffusivity_map(
+    transport_df: pd.DataFrame,
+    T_K: float,
+    path_png: str | Path,
+    *,
+    color_limits: tuple[float, float] | None = None,
+) -> tuple[Path, Path]:
+    """D_Na (cm^2/s) over the (m, x) plane at ``T_K``; as :func:`plot_conductivity_map`.
+
+    The hopping panel carries a note (the model predicts sigma, not D).
+    """
+    fig = map_figure(transport_df, T_K, "D_Na", color_limits, None)
+    return _save(fig, path_png)
+
+
+# --------------------------------------------------------------------------- PRL figures
+
+
+def prl_figure_name(kind: str, x: float) -> str:
+    """``prl_<kind>_x<x>.png`` (kind "transport" or "activation"), x to two decimals."""
+    return f"prl_{kind}_x{x:.2f}.png"
+
+
+def _not_diffusive_vs_m(transport: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """(T_K, m) with runs in ``transport`` but no pooled diffusive value."""
+    have = set()
+    if not pooled.empty:
+        have = set(zip(pooled["T_K"].astype(float), pooled["m"].astype(float), strict=True))
+    runs = transport[["T_K", "m"]].astype(float).drop_duplicates()
+    keep = [(t, m) not in have for t, m in zip(runs["T_K"], runs["m"], strict=True)]
+    return runs[keep].sort_values(["T_K", "m"]).reset_index(drop=True)
+
+
+def _isotherms_vs_m(ax: Axes, pooled: pd.DataFrame, missing: pd.DataFrame, temps: list) -> None:
+    """log-y isotherms against m; runs without a diffusive value as hollow markers at the
+    bottom edge of the panel (they have no value to plot)."""
+    for i, T in enumerate(temps):
+        sel = pooled[pooled["T_K"] == T].sort_values("m") if not pooled.empty else pooled
+        if not sel.empty:
+            mean = sel["log10_mean"].to_numpy(dtype=float)
+            se = np.nan_to_num(sel["log10_se"].to_numpy(dtype=float))
+            centre = 10.0**mean
+            ratio = 10.0 ** (mean.max() - mean[0]) if mean.size > 1 else float("nan")
+            extra = f", max/first m = x{ratio:.1f}" if np.isfinite(ratio) else ""
+            ax.errorbar(
+                sel["m"].to_numpy(dtype=float),
+                centre,
+                yerr=[centre - 10.0 ** (mean - se), 10.0 ** (mean + se) - centre],
+                fmt=MARKERS[i % len(MARKERS)] + "-",
+                color=color(i),
+                capsize=3,
+                label=f"{T:.0f} K{extra}",
+            )
+        miss = missing[missing["T_K"] == T] if not missing.empty else missing
+        if not miss.empty:
+            ax.scatter(
+                miss["m"].to_numpy(dtype=float),
+                np.full(len(miss), 0.03 + 0.03 * i),
+                transform=ax.get_xaxis_transform(),
+                marker=MARKERS[i % len(MARKERS)],
+                facecolors="none",
+                edgecolors=color(i),
+                s=45,
+                zorder=4,
+                label=f"{T:.0f} K: {NOT_DIFFUSIVE}",
+            )
+    ax.set_yscale("log")
+
+
+def prl_transport_figure(transport_df: pd.DataFrame, x: float) -> Figure:
+    """The figure of :func:`plot_prl_transport_vs_m` (not saved)."""
+    transport = _select_x(transport_df, x)
+    m_c = float(critical_m(x))
+    sig = pool_log10(conductivity_points(transport), ["T_K", "m"]) if len(transport) else None
+    dna = pool_log10(diffusivity_points(transport, "Na"), ["T_K", "m"]) if len(transport) else None
+    temps = sorted(transport["T_K"].astype(float).unique()) if len(transport) else []
+    ms = transport["m"].to_numpy(dtype=float) if len(transport) else np.empty(0)
+    m_lo, m_hi = _m_limits(ms, m_c)
+    fig = Figure(figsize=(6.4, 7.6), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    panels = (
+        (sig, r"collective $\sigma$ (S cm$^{-1}$), eq 5"),
+        (dna, r"$D_\mathrm{Na}$ (cm$^2$ s$^{-1}$)"),
+    )
+    for ax, (pooled, ylabel) in zip(axes, panels, strict=True):
+        pooled = pooled if pooled is not None else pd.DataFrame()
+        missing = _not_diffusive_vs_m(transport, pooled) if len(transport) else pd.DataFrame()
+        _isotherms_vs_m(ax, pooled, missing, temps)
+        if pooled.empty:
+            _no_data(ax)
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(m_lo, m_hi)
+        if m_lo <= m_c <= m_hi:
+            ax.axvline(m_c, color="0.3", ls="--", lw=1.2, label=f"$m_c(x)$ = {m_c:.2f} (eq 1)")
+            ax.axvspan(m_c, m_hi, color=color(2), alpha=0.08, lw=0)
+        handles, _ = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize=7, loc="best")
+    axes[1].set_xlabel("flexibility index $m$ (S:Si in SiS$_m$)")
+    where = "" if m_lo <= m_c <= m_hi else " (outside the plotted range)"
+    axes[0].set_title(
+        f"x = {x:.2f}: transport against flexibility; $m_c$ = {m_c:.2f}{where}; "
+        "shaded: flexible (f > 0)",
+        fontsize=9,
+    )
+    return fig
+
+
+def plot_prl_transport_vs_m(
+    transport_df: pd.DataFrame, x: float, path_png: str | Path
+) -> tuple[Path, Path]:
+    """The PRL's test: collective sigma and D_Na against m at fixed x, one curve per T.
+
+    ``transport_df``: the campaign transport table (``TRANSPORT_COLUMNS``). sigma is the
+    collective conductivity ``sigma_S_cm`` (docs/physics.md §4, eq 5: the charge MSD of all
+    ions with the run's charges, cross terms kept, as in the PRL); D_Na the Einstein
+    diffusivity. Points are replica-pooled (mean of log10, module docstring); runs
+    without a diffusive value are hollow markers on the bottom edge ("not diffusive").
+    The legend gives, per T, the ratio of the largest value to the one at the smallest
+    m (the PRL reports about x10 near m_c for NS9). m_c(x) of eq 1 is the dashed line;
+    the flexible side (m > m_c) is shaded. Compositions match x within 1e-6.
+    """
+    return _save(prl_transport_figure(transport_df, x), path_png)
+
+
+def prl_activation_figure(arrhenius_df: pd.DataFrame | None, x: float) -> Figure:
+    """The figure of :func:`plot_prl_activation_vs_m` (not saved)."""
+    arr = _select_x(arrhenius_df, x)
+    if not arr.empty:
+        arr = flag_few_temperatures(arr)
+    m_c = float(critical_m(x))
+    ms = arr["m"].to_numpy(dtype=float) if not arr.empty else np.empty(0)
+    m_lo, m_hi = _m_limits(ms, m_c)
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.subplots()
+    drawn = False
+    series = (("sigmaT", "all", r"$\sigma T$ ($\Delta$, eq 10)"), ("D", "Na", r"$D_\mathrm{Na}$"))
+    for i, (q, sp, lab) in enumerate(series):
+        if arr.empty:
+            break
+        sel = arr[(arr["quantity"] == q) & (arr["species"] == sp)].sort_values("m")
+        e = np.array([_num(v) for v in sel["E_A_eV"]])
+        ok = np.isfinite(e)
+        if not ok.any():
+            continue
+        lo = np.array([_num(v) for v in sel["E_A_lo_eV"]])
+        hi = np.array([_num(v) for v in sel["E_A_hi_eV"]])
+        few = sel["few_temperatures"].to_numpy(dtype=bool)
+        m = sel["m"].to_numpy(dtype=float)
+        c = color(i + 4)
+        ax.plot(m[ok], e[ok], "-", color=c, lw=1.0)
+        for mask, filled, suffix in (
+            (ok & ~few, True, ""),
+            (ok & few, False, ", few temperatures"),
+        ):
+            if mask.any():
+                ax.errorbar(
+                    m[mask],
+                    e[mask],
+                    yerr=[np.nan_to_num(e[mask] - lo[mask]), np.nan_to_num(hi[mask] - e[mask])],
+                    fmt=MARKERS[i],
+                    color=c,
+                    mfc=c if filled else "none",
+                    capsize=3,
+                    ls="none",
+                    label=f"$E_A$ of {lab}{suffix}",
+                )
+        drawn = True
+    if not drawn:
+        _no_data(ax, "no Arrhenius fit at this x")
+    ax.set_xlim(m_lo, m_hi)
+    if m_lo <= m_c <= m_hi:
+        ax.axvline(m_c, color="0.3", ls="--", lw=1.2, label=f"$m_c(x)$ = {m_c:.2f} (eq 1)")
+        ax.axvspan(m_c, m_hi, color=color(2), alpha=0.08, lw=0)
+    ax.set_xlabel("flexibility index $m$ (S:Si in SiS$_m$)")
+    ax.set_ylabel("activation energy $E_A$ (eV)")
+    ax.set_title(
+        f"x = {x:.2f}: activation energy against flexibility (PRL: minimal near $m_c$)", fontsize=9
+    )
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def plot_prl_activation_vs_m(
+    arrhenius_df: pd.DataFrame | None, x: float, path_png: str | Path
+) -> tuple[Path, Path]:
+    """E_A of sigma*T (and of D_Na) against m at fixed x, with its CI and m_c(x) marked.
+
+    ``arrhenius_df``: the campaign Arrhenius table (``ARRHENIUS_COLUMNS``). The conductivity
+    activation is the slope of ln(sigma T) (docs/physics.md §4, eq 10). Fits through fewer
+    than :data:`MIN_FIT_TEMPERATURES` temperatures are hollow and labelled "few
+    temperatures" (:func:`flag_few_temperatures`).
+    """
+    return _save(prl_activation_figure(arrhenius_df, x), path_png)
+
+
+# --------------------------------------------------------------------------- constraints
+
+_TERM_COLOURS: dict[str, str] = {
+    "Si(<=2)": "#c6dbef",
+    "Si(3)": "#9ecae1",
+    "Si(4)": "#4292c6",
+    "Si(5)": "#08519c",
+    "Si(>=6)": "#08306b",
+    "S:BS": "#fdae6b",
+    "S:NBS": "#fd8d3c",
+    "S:S-S": "#E69F00",
+    "S:3Si": "#a63603",
+    "S:free": "#fee6ce",
+    "Na": "#009E73",
+    "unresolved": "0.6",
+    "composition": "#CC79A7",
+}
+
+
+def constraint_figure(topology_df: pd.DataFrame, stage: str = "glass") -> Figure:
+    """The figure of :func:`plot_constraint_diagnostic` (not saved)."""
+    diag = constraint_diagnostic(topology_df, stage=stage)
+    fig = Figure(figsize=(12.0, 4.8), layout="constrained")
+    ax_nc, ax_df = fig.subplots(1, 2)
+    if diag.empty:
+        _no_data(ax_nc, f"no topology rows for stage {stage!r}")
+        _no_data(ax_df, f"no topology rows for stage {stage!r}")
+        return fig
+    keys = list(KEY_COLUMNS)
+    groups = list(diag.groupby(keys, dropna=False, sort=True))
+    several_t = diag["T_K"].nunique(dropna=False) > 1
+    several_c = diag["campaign"].nunique() > 1
+    labels = []
+    for kv, _ in groups:
+        lab = f"x={kv[1]:.2f}\nm={kv[2]:.2f}"
+        if several_t and np.isfinite(_num(kv[4])):
+            lab += f"\n{_num(kv[4]):.0f} K"
+        if several_c:
+            lab = f"{kv[0]}\n" + lab
+        labels.append(lab)
+    pos = np.arange(len(groups), dtype=float)
+    width = 0.38
+    terms = [t for t in TERMS if t != "unresolved"] + ["unresolved"]
+    seen: set[str] = set()
+    for gi, (_, sub) in enumerate(groups):
+        by = sub.set_index("term")
+        for side, col, off in (("MD", "n_c_md", -width / 2), ("eq 1", "n_c_ideal", width / 2)):
+            bottom_pos, bottom_neg = 0.0, 0.0
+            for t in terms:
+                v = _num(by.at[t, col]) if t in by.index else float("nan")
+                if not np.isfinite(v) or abs(v) < 1e-12:
+                    continue
+                base = bottom_pos if v > 0 else bottom_neg
+                ax_nc.bar(
+                    pos[gi] + off,
+                    v,
+                    width,
+                    bottom=base,
+                    color=_TERM_COLOURS[t],
+                    edgecolor="white",
+                    lw=0.5,
+                    label=t if t not in seen else None,
+                )
+                seen.add(t)
+                if v > 0:
+                    bottom_pos += v
+                else:
+                    bottom_neg += v
+            ax_nc.text(pos[gi] + off, bottom_pos + 0.03, side, ha="center", va="bottom", fontsize=7)
+        d = sub.set_index("term")["delta_f"]
+        up, down = 0.0, 0.0
+        for t in [*terms, "composition"]:
+            v = _num(d.get(t, np.nan))
+            if not np.isfinite(v) or abs(v) < 1e-4:
+                continue
+            base = up if v > 0 else down
+            ax_df.bar(
+                pos[gi],
+                v,
+                0.6,
+                bottom=base,
+                color=_TERM_COLOURS[t],
+                edgecolor="white",
+                lw=0.5,
+                label=t if t not in seen else None,
+            )
+            seen.add(t)
+            if v > 0:
+                up += v
+            else:
+                down += v
+        gap = float(np.nansum(d.to_numpy(dtype=float)))
+        ax_df.plot(
+            [pos[gi] - 0.35, pos[gi] + 0.35],
+            [gap, gap],
+            "k-",
+            lw=2.0,
+            label="gap $f_{MD} - f_{eq 1}$" if gi == 0 else None,
+        )
+        ax_df.annotate(f"{gap:+.2f}", (pos[gi] + 0.36, gap), fontsize=7, va="center")
+    ax_nc.axhline(3.0, color="0.2", ls="--", lw=1.0, label="$n_c$ = 3 (isostatic, f = 0)")
+    ax_nc.set_ylabel("constraints per atom $n_c$ (stretching + bending)")
+    ax_nc.set_title(f"constraint count by term ({stage}): MD bonds vs ideal network", fontsize=9)
+    ax_df.axhline(0.0, color="0.2", lw=0.8)
+    ax_df.set_ylabel(r"$\Delta f$ per term = $-(n_{c,MD} - n_{c,ideal})$")
+    ax_df.set_title(
+        "where the gap $f_{MD} - f_{eq 1}$ comes from (terms sum to the bar)", fontsize=9
+    )
+    for ax in (ax_nc, ax_df):
+        ax.set_xticks(pos, labels, fontsize=8)
+    handles, labs = [], []
+    for ax in (ax_nc, ax_df):
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labs += lab
+    fig.legend(handles, labs, loc="outside right center", fontsize=7, frameon=False)
+    return fig
+
+
+def plot_constraint_diagnostic(
+    topology_df: pd.DataFrame, path_png: str | Path, stage: str = "glass"
+) -> tuple[Path, Path]:
+    """MD constraint count against the ideal network of eq 1, term by term, per composition.
+
+    ``topology_df``: the campaign topology table (tables/topology.parquet; columns of
+    :func:`glassflow.topology.frame_topology` plus keys and ``x_achieved, m_achieved``).
+    Left: stacked n_c per atom for the MD bonds and for the ideal network, by term (Si by
+    coordination, S classes, Na; :mod:`glassflow.constraint_diagnostics`), with n_c = 3
+    (f = 0) dashed. Right: the per-term differences Delta f, stacked, and their sum, the
+    gap f_MD - f_eq1 (black bar; docs/physics.md §6, eq 1). Rows of ``stage`` only,
+    averaged over replicas.
+    """
+    return _save(constraint_figure(topology_df, stage), path_png)
