@@ -43,6 +43,27 @@ def number_formatter(significant: int = 4) -> Callable[[float], str]:
     return fmt
 
 
+def display_frame(df: pd.DataFrame, significant: int = 4) -> pd.DataFrame:
+    """``df`` with every cell as display text: floats to ``significant`` digits, integers
+    and booleans as they are, missing values (NaN, None, pandas NA) as an em dash."""
+    fmt = number_formatter(significant)
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        missing = s.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(s.dtype):
+            text = [str(bool(v)) if not na else NA_TEXT for v, na in zip(s, missing, strict=True)]
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            text = [str(int(v)) if not na else NA_TEXT for v, na in zip(s, missing, strict=True)]
+        elif pd.api.types.is_float_dtype(s.dtype):
+            vals = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            text = [fmt(v) for v in vals]
+        else:
+            text = [NA_TEXT if na else str(v) for v, na in zip(s, missing, strict=True)]
+        out[col] = text
+    return out
+
+
 def table_html(
     df: pd.DataFrame,
     title: str,
@@ -53,14 +74,8 @@ def table_html(
     """A standalone HTML page with ``df`` as a table (escaped text, formatted numbers)."""
     shown = df.head(max_rows)
     cut = len(df) - len(shown)
-    fmt = number_formatter(significant)
-    body = shown.to_html(
-        index=False,
-        na_rep=NA_TEXT,
-        float_format=fmt,
-        escape=True,
-        border=0,
-        classes="glassflow",
+    body = display_frame(shown, significant).to_html(
+        index=False, escape=True, border=0, classes="glassflow"
     )
     lines = [f"{len(df)} rows, {df.shape[1]} columns."]
     if cut > 0:
