@@ -18,7 +18,7 @@ from glassflow.lammps import (
     render_production_resume,
 )
 from glassflow.lammps_io import dump_to_trajectory, parse_thermo
-from glassflow.safety import lammps_comment
+from glassflow.safety import check_command, check_element, check_name, lammps_comment
 from glassflow.trajectory import open_trajectory
 
 EXPECTED_FLAGS = {
@@ -266,6 +266,8 @@ def test_hostile_text_stays_inside_comments(tiny_inputs):
         ("seed", "1\nshell touch PWNED"),
         ("thermo_steps", "10 &"),
         ("start_file", "a b"),
+        ("dump_file", "dump.*.lammpstrj"),  # LAMMPS would write one file per step
+        ("dump_file", "dump%.lammpstrj"),  # ... or one per processor
     ],
 )
 def test_hostile_words_and_numbers_refused(tiny_inputs, key, value):
@@ -278,6 +280,15 @@ def test_hostile_words_and_numbers_refused(tiny_inputs, key, value):
             render_melt_quench(dict(ctx, seed=value), cfg["protocol"])
         else:
             render_production(dict(ctx, **{key: value}), cfg["protocol"], 1800.0, "g.data")
+
+
+def test_safe_name_checks_match_the_whole_string():
+    """'$' in a Python regex also matches before a final newline; the checks do not."""
+    for check, value in ((check_name, "tiny\n"), (check_element, "Na\n")):
+        with pytest.raises(ValueError, match=r"\\n"):
+            check(value, "key")
+    with pytest.raises(ValueError, match="command word"):
+        check_command(["lmp\n"], "engine.command")
 
 
 def test_unfiltered_expression_is_still_checked():

@@ -69,7 +69,8 @@ _TRANSLITERATION = str.maketrans(
     {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ł": "l", "Ł": "L", "đ": "d",
      "§": "sec. ", "–": "-", "—": "-", "Å": "A", "å": "a"}
 )  # fmt: skip
-LAMMPS_WORD_PATTERN = re.compile(r"^[A-Za-z0-9_./+=:,@%*-]+$")
+# no '*' or '%': LAMMPS expands them in file names (per-step / per-processor files)
+LAMMPS_WORD_PATTERN = re.compile(r"^[A-Za-z0-9_./+-]+$")
 
 
 def describe_char(ch: str) -> str:
@@ -119,6 +120,6 @@ def lammps_word(value: object, key: str = "value") -> str:
     if not isinstance(value, str | int | float) or not LAMMPS_WORD_PATTERN.fullmatch(text):
         raise ValueError(
             f"LAMMPS input: {key} {value!r} is not a plain word; expected letters, digits "
-            "and _ . / + = : , @ % * - only (no spaces, quotes, '#', '$', '&' or newlines)"
+            "and _ . / + - only (no spaces, quotes, '#', '$', '&', '*', '%' or newlines)"
         )
     return text
