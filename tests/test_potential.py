@@ -209,3 +209,17 @@ def test_unicode_citation_accepted(tmp_path, base):
     doc = copy.deepcopy(base)
     doc["citation"] = "Sørensen, Smedskjær et al. 2023 – Table 1; docs/physics.md §2"
     assert load_potential(write(tmp_path, doc)).citation == doc["citation"]
+
+
+def test_campaign_refuses_hostile_potential_before_any_job(tmp_path, base, tiny_config, schema):
+    from glassflow.config import build_campaign
+
+    doc = copy.deepcopy(base)
+    doc["citation"] = "Table 1\nshell touch PWNED"
+    path = write(tmp_path, doc, name="evil.yaml")
+    tiny_config["system"] = {"potential": "evil", "potential_dir": str(tmp_path)}
+    with pytest.raises(ValueError) as info:
+        build_campaign(tiny_config, schema, tmp_path)
+    msg = str(info.value)
+    assert "system.potential" in msg and f"{path}: key 'citation'" in msg, msg
+    assert not (tmp_path / "PWNED").exists()
