@@ -448,7 +448,11 @@ def test_dry_run_non_integral_replicas(tmp_path):
     [
         ("  dynamics:\n", "  dynamics:\n    n_lags: 60.5\n", "analysis.dynamics.n_lags"),
         ("gk_window_ps: [0.5, 1.0]", "gk_window_ps: [1, 0.5]", "analysis.dynamics.gk_window_ps"),
-        ("  dynamics:\n", "  dynamics:\n    mobile_species: Li\n", "analysis.dynamics.mobile_species"),
+        (
+            "  dynamics:\n",
+            "  dynamics:\n    mobile_species: Li\n",
+            "analysis.dynamics.mobile_species",
+        ),
         (
             "  structure:\n",
             "  structure:\n    k_min_inv_A: 13.0\n    k_max_inv_A: 12.0\n",
@@ -489,3 +493,40 @@ def test_dry_run_configfile_still_replaces_the_default(tmp_path):
     assert code == 0, out
     counts = _job_counts(out)
     assert counts["build_cell"] == 2 * 3 and counts["production"] == 2 * 2 * 3, out
+
+
+# --------------------------------------------------------------------------------------
+# The check functions themselves
+# --------------------------------------------------------------------------------------
+def test_fit_window_check_follows_how_the_fit_is_bounded():
+    from glassflow.config_checks import RunFacts, check_dynamics
+
+    facts = RunFacts(("Na", "Si", "S"), 10.0, 0.01, 20.0, "x0.50_m2.00")
+    assert facts.n_frames == 1001
+    defaults = {"min_fit_time_ps": 1.0, "min_fit_span": 3.0, "max_lag_fraction": 0.5}
+    d = {"min_fit_time_ps": 2.0, "min_fit_span": 3.0, "max_lag_fraction": 0.5, "n_blocks": 5}
+    (msg,) = check_dynamics(d, defaults | {"n_blocks": 5}, facts)  # 2 ps x 3 > 0.5 x 10 ps
+    assert "'analysis.dynamics.min_fit_time_ps'" in msg and "5 ps (max_lag_fraction" in msg
+    assert check_dynamics(d | {"max_lag_fraction": 0.6}, defaults, facts) == []  # 6 <= 6 ps
+    blocks = {k: v for k, v in d.items() if k != "max_lag_fraction"}
+    (msg,) = check_dynamics(blocks, defaults | {"n_blocks": 5}, facts)  # half of 2 ps blocks
+    assert "1 ps (half a block" in msg, msg
+
+
+def test_settings_dataclasses_run_their_own_checks_at_start():
+    from glassflow.config_checks import package_settings_problems
+
+    (msg,) = package_settings_problems({"dynamics": {"n_lagz": 3}})
+    assert msg.startswith("config key 'analysis.dynamics'"), msg
+    assert "did you mean analysis.dynamics.n_lags" in msg, msg
+    assert package_settings_problems({}) == []
+
+
+def test_settings_readers_take_integral_floats_only():
+    from glassflow.dynamics import DynamicsSettings
+    from glassflow.structure import StructureSettings
+
+    assert type(DynamicsSettings.from_dict({"n_lags": 60.0}).n_lags) is int
+    assert StructureSettings.from_dict({"max_frames": 10.0}).max_frames == 10
+    with pytest.raises(ValueError, match=r"analysis.dynamics.n_lags: 60.5 is not a whole number"):
+        DynamicsSettings.from_dict({"n_lags": 60.5})

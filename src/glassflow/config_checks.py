@@ -138,6 +138,24 @@ def schema_defaults(schema: Mapping[str, Any], section: str) -> dict[str, Any]:
     return {k: v["default"] for k, v in props.items() if "default" in v}
 
 
+def _longest_fitted_lag(d: Section, facts: RunFacts) -> tuple[float | None, str, tuple[str, ...]]:
+    """Longest lag (ps) an Einstein fit may use, how it follows from the keys, and the keys.
+
+    With ``max_lag_fraction`` the fit uses that fraction of the whole run; without it,
+    half of one of the ``n_blocks`` time blocks (the block fits of the standard error).
+    """
+    run_ps = (facts.n_frames - 1) * facts.frame_ps
+    if "max_lag_fraction" in d and "min_fit_time_ps" in d and "min_fit_span" in d:
+        keys = ("min_fit_time_ps", "min_fit_span", "max_lag_fraction")
+        return d["max_lag_fraction"] * run_ps, "max_lag_fraction x the run", keys
+    keys = ("min_fit_time_ps", "min_fit_span", "n_blocks")
+    if not all(d.get(k) for k in keys):
+        return None, "", keys
+    blocks = facts.n_frames // d["n_blocks"]
+    longest = 0.5 * (blocks * facts.frame_ps if blocks >= 2 else run_ps)
+    return longest, "half a block: production_ps / n_blocks / 2", keys
+
+
 def check_dynamics(d: Section, defaults: Section, facts: RunFacts) -> list[str]:
     """``analysis.dynamics`` (glassflow.dynamics.DynamicsSettings) against the campaign."""
     c = _Checker("dynamics", d, defaults, facts)
@@ -164,18 +182,16 @@ def check_dynamics(d: Section, defaults: Section, facts: RunFacts) -> list[str]:
             f"{n_blocks} blocks need at least {2 * n_blocks} frames, the run has "
             f"{facts.n_frames} (protocol.production_ps / dump_interval_fs + 1)",
         )
-    fit = ("min_fit_time_ps", "min_fit_span", "n_blocks")
-    if n_blocks and all(k in d for k in fit) and any(c.changed(k) for k in fit):
-        blocks = facts.n_frames // n_blocks
-        longest = 0.5 * (blocks if blocks >= 2 else facts.n_frames) * facts.frame_ps
+    longest, how, fit = _longest_fitted_lag(d, facts)
+    if longest is not None and any(c.changed(k) for k in fit):
         need = d["min_fit_time_ps"] * d["min_fit_span"]
         if need > longest * (1 + 1e-9):
             c.fail(
                 "min_fit_time_ps",
                 f"a diffusive fit from {d['min_fit_time_ps']:g} ps spanning min_fit_span = "
                 f"{d['min_fit_span']:g} needs lags up to {need:g} ps, but the longest fitted "
-                f"lag is half a block, {longest:g} ps (production_ps / n_blocks / 2); lower "
-                "min_fit_time_ps or n_blocks, or lengthen protocol.production_ps",
+                f"lag is {longest:g} ps ({how}); lower min_fit_time_ps or min_fit_span, or "
+                "lengthen protocol.production_ps",
             )
     return c.problems
 
@@ -294,7 +310,7 @@ def check_run_length(facts: RunFacts) -> list[str]:
     return []
 
 
-def _package_settings(analysis: Mapping[str, Section]) -> list[str]:
+def package_settings_problems(analysis: Mapping[str, Section]) -> list[str]:
     """Build each settings dataclass as ``analyse_runs`` will: its own checks run now."""
     from glassflow.dynamics import DynamicsSettings
     from glassflow.softness import SoftnessSettings
@@ -328,7 +344,7 @@ def analysis_problems(
         analysis.get("softness", {}), schema_defaults(schema, "softness"), facts, dyn
     )
     if not problems:
-        problems = _package_settings(analysis)
+        problems = package_settings_problems(analysis)
     return problems
 
 
