@@ -208,6 +208,7 @@ def test_lammpstrj_wrap_writes_box_coordinates(traj_path, stored, tmp_path):
     assert "ITEM: ATOMS id type element q mass x y z" in out.read_text()
 
 
+@pytest.mark.filterwarnings("ignore:DCDReader currently makes independent:DeprecationWarning")
 def test_dcd_round_trip_with_pdb_topology(traj_path, stored, tmp_path):
     mda = pytest.importorskip("MDAnalysis")
 
