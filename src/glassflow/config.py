@@ -1,9 +1,13 @@
 """Campaign configuration: schema validation with defaults, semantic checks, the grid.
 
-``validate_config`` fills defaults from the JSON schema and rejects bad input with a
-message that names the key and the allowed range; ``build_campaign`` expands the
-grid (compositions x temperatures x replicas) and checks what the schema cannot
-(cell long enough for the cutoff, potential covers the elements, N large enough).
+``validate_config`` coerces values to the schema's types (``2.0`` -> 2 where an integer
+is meant, ``"true"`` -> True from ``snakemake --config``), fills defaults and rejects bad
+input with one short line per problem: the key, the bad value, what was expected, and
+the closest valid key for a typo (at most ``MAX_MESSAGES`` lines, the rest counted).
+``build_campaign`` expands the grid (compositions x temperatures x replicas) and checks
+what the schema cannot (cell long enough for the cutoff, potential covers the elements,
+N large enough, and the analysis settings against the campaign:
+:mod:`glassflow.config_checks`).
 """
 
 from __future__ import annotations
