@@ -210,17 +210,21 @@ def flag_few_temperatures(
 ) -> pd.DataFrame:
     """Copy of an Arrhenius table with a bool column ``few_temperatures``.
 
-    True when the fit used fewer than ``min_temperatures`` distinct temperatures (column
-    ``n_temperatures``; ``n_points`` when that column is absent): two temperatures
-    always give an exact line, so its E_A carries no check of the Arrhenius form.
-    Rows without a fit (no count) are False.
+    True when a fit exists (finite ``E_A_eV``, when that column is present) and used
+    fewer than ``min_temperatures`` distinct temperatures (column ``n_temperatures``;
+    ``n_points`` when that column is absent): two temperatures always give an exact
+    line, so its E_A carries no check of the Arrhenius form. Rows without a fit are False
+    (their ``reason`` says why).
     """
     col = "n_temperatures" if "n_temperatures" in arrhenius_df.columns else "n_points"
     if col not in arrhenius_df.columns:
         raise KeyError("Arrhenius table needs a 'n_temperatures' or 'n_points' column")
     n = pd.to_numeric(arrhenius_df[col], errors="coerce").astype("Float64")
-    few = (n < min_temperatures).fillna(False).astype(bool)
-    return arrhenius_df.assign(few_temperatures=few.to_numpy())
+    few = (n < min_temperatures).fillna(False).to_numpy(dtype=bool)
+    if "E_A_eV" in arrhenius_df.columns:
+        e = pd.to_numeric(arrhenius_df["E_A_eV"], errors="coerce").astype("Float64")
+        few &= np.isfinite(e.to_numpy(dtype=float, na_value=np.nan))
+    return arrhenius_df.assign(few_temperatures=few)
 
 
 def _inverse_1000(v: np.ndarray) -> np.ndarray:
@@ -409,14 +413,28 @@ def plot_rigidity_threshold(
     log axis), and E_A (eV, with CI) of D_Na and sigma*T. Every panel marks
     m_c(x) (vertical dashed line, when m_c > 0) and carries on a secondary axis the
     constraint-count floppy fraction f(x, m) (eq 1) and, if ``topology_df`` is given,
-    its ``f_md`` column as points (mean ± std over rows with that (x, m)).
-    Compositions are matched on |x - x_req| <= 1e-6; campaigns are pooled.
+    its ``f_md`` column as points (mean ± std over rows with that (x, m); the quenched
+    glasses only when the table has ``stage == "glass"`` rows, since eq 1 is a T = 0
+    count). Compositions are matched on |x - x_req| <= 1e-6; campaigns are pooled.
     """
+    fig = rigidity_threshold_figure(transport_df, arrhenius_df, topology_df, x)
+    return _save(fig, path_png)
+
+
+def rigidity_threshold_figure(
+    transport_df: pd.DataFrame,
+    arrhenius_df: pd.DataFrame | None,
+    topology_df: pd.DataFrame | None,
+    x: float,
+) -> Figure:
+    """The figure of :func:`plot_rigidity_threshold` (not saved)."""
     transport = _select_x(transport_df, x)
     arr = _select_x(arrhenius_df, x)
     topo = _select_x(topology_df, x)
     if not topo.empty and "f_md" not in topo.columns:
         raise ValueError("topology table lacks column 'f_md'")
+    if not topo.empty and "stage" in topo.columns and (topo["stage"] == "glass").any():
+        topo = topo[topo["stage"] == "glass"]
     m_c = float(critical_m(x))
     d_pool = _pooled_vs_m(diffusivity_points(transport, "Na")) if not transport.empty else None
     s_pool = _pooled_vs_m(conductivity_points(transport)) if not transport.empty else None
@@ -468,7 +486,7 @@ def plot_rigidity_threshold(
         axes[0].set_title(f"x = {x:.2f}: $m_c$ = {m_c:.2f} outside the plotted range")
     else:
         axes[0].set_title(f"x = {x:.2f}: rigidity threshold $m_c$ = {m_c:.2f}")
-    return _save(fig, path_png)
+    return fig
 
 
 # --------------------------------------------------------------------------- (x, m) map
