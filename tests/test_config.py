@@ -411,16 +411,18 @@ def _job_counts(out: str) -> dict[str, int]:
     return counts
 
 
-def _tiny_with(tmp_path, old, new):
+def _tiny_edited(tmp_path, *edits):
     text = TINY_CONFIG.read_text()
-    assert old in text, old
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
     path = tmp_path / "campaign.yaml"
-    path.write_text(text.replace(old, new))
+    path.write_text(text)
     return str(path)
 
 
 def test_dry_run_top_level_typo_is_short(tmp_path):
-    cfg = _tiny_with(tmp_path, "\nreplicas: 2", "\nreplicaz: 2")
+    cfg = _tiny_edited(tmp_path, ("\nreplicas: 2", "\nreplicaz: 2"))
     code, out = _dry_run(tmp_path, "--configfile", cfg)
     assert code != 0
     assert "'replicaz'" in out and "did you mean 'replicas'" in out, out
@@ -428,42 +430,42 @@ def test_dry_run_top_level_typo_is_short(tmp_path):
 
 
 def test_dry_run_integral_float_replicas(tmp_path):
-    cfg = _tiny_with(tmp_path, "\nreplicas: 2", "\nreplicas: 2.0")
+    cfg = _tiny_edited(tmp_path, ("\nreplicas: 2", "\nreplicas: 2.0"))
     code, out = _dry_run(tmp_path, "--configfile", cfg)
     assert code == 0, out
     counts = _job_counts(out)
     assert counts["build_cell"] == 2 * 2 and counts["production"] == 2 * 2 * 2, out
 
 
-def test_dry_run_non_integral_replicas(tmp_path):
-    cfg = _tiny_with(tmp_path, "\nreplicas: 2", "\nreplicas: 2.5")
+def test_dry_run_non_integral_integers(tmp_path):
+    cfg = _tiny_edited(
+        tmp_path,
+        ("\nreplicas: 2", "\nreplicas: 2.5"),
+        ("  dynamics:\n", "  dynamics:\n    n_lags: 60.5\n"),
+    )
     code, out = _dry_run(tmp_path, "--configfile", cfg)
     assert code != 0
-    assert "config key 'replicas'" in out and "2.5" in out and "whole number" in out, out
+    assert "config key 'replicas': 2.5 is not a whole number" in out, out
+    assert "config key 'analysis.dynamics.n_lags': 60.5 is not a whole number" in out, out
     assert len(out.splitlines()) < 20, out
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "key"),
-    [
-        ("  dynamics:\n", "  dynamics:\n    n_lags: 60.5\n", "analysis.dynamics.n_lags"),
-        ("gk_window_ps: [0.5, 1.0]", "gk_window_ps: [1, 0.5]", "analysis.dynamics.gk_window_ps"),
-        (
-            "  dynamics:\n",
-            "  dynamics:\n    mobile_species: Li\n",
-            "analysis.dynamics.mobile_species",
-        ),
-        (
-            "  structure:\n",
-            "  structure:\n    k_min_inv_A: 13.0\n    k_max_inv_A: 12.0\n",
-            "analysis.structure.k_min_inv_A",
-        ),
-    ],
-)
-def test_dry_run_rejects_bad_analysis_settings(tmp_path, old, new, key):
-    code, out = _dry_run(tmp_path, "--configfile", _tiny_with(tmp_path, old, new))
+def test_dry_run_rejects_bad_analysis_settings(tmp_path):
+    """Settings that used to fail only in analyse_runs, after all the MD: all named at once."""
+    cfg = _tiny_edited(
+        tmp_path,
+        ("gk_window_ps: [0.5, 1.0]", "gk_window_ps: [1, 0.5]"),
+        ("  dynamics:\n", "  dynamics:\n    mobile_species: Li\n"),
+        ("  structure:\n", "  structure:\n    k_min_inv_A: 13.0\n    k_max_inv_A: 12.0\n"),
+    )
+    code, out = _dry_run(tmp_path, "--configfile", cfg)
     assert code != 0, out
-    assert f"config key '{key}'" in out, out
+    for key in (
+        "analysis.dynamics.gk_window_ps",
+        "analysis.dynamics.mobile_species",
+        "analysis.structure.k_min_inv_A",
+    ):
+        assert f"config key '{key}'" in out, out
     assert len(out.splitlines()) < 20, out
     assert not (tmp_path / "wd" / "results").exists()
 
