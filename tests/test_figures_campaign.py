@@ -375,8 +375,9 @@ def test_plot_functions_pass_their_arguments(campaign, monkeypatch, tmp_path: Pa
         lambda tr, tb: map_figure(tr, 1500.0, quantity="D_Na", n_grid=25),
         lambda tr, tb: prl_transport_figure(tr, 0.1),
         lambda tr, tb: prl_activation_figure(tb, 0.1),
+        lambda tr, tb: prl_transport_figure(tr[(tr["T_K"] < 2e3) & (tr["m"] == 2)], 0.5),
     ],
-    ids=["arrhenius", "diffusivity_map", "prl_transport", "prl_activation"],
+    ids=["arrhenius", "diffusivity_map", "prl_transport", "prl_activation", "prl_none_diffusive"],
 )
 def test_figures_draw(campaign, build) -> None:
     """Every figure goes through a full draw (layout, ticks, text) without errors."""

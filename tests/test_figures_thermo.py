@@ -87,6 +87,12 @@ def test_quench_energy_figure_marks_the_fictive_temperature() -> None:
     (label,) = [ln.get_label() for ln in fig.axes[0].lines if "T_f" in ln.get_label()]
     t_f = float(label.split("=")[1].split("K")[0])
     assert abs(t_f - T_F) < 100.0  # bins of 50 K on noisy instantaneous T
+    straight = fake_thermo()
+    q = straight["stage"] == "quench"
+    noise = np.random.default_rng(5).normal(0.0, 2.0, int(q.sum()))
+    straight.loc[q, "pe_kcal_mol"] = -9000 + 0.5 * (straight.loc[q, "temp_K"] - 3000) + noise
+    labels = [ln.get_label() for ln in quench_energy_figure(straight).axes[0].lines]
+    assert "one line: no break resolved (AICc)" in labels and not any("T_f" in t for t in labels)
     no_quench = fake_thermo()[lambda d: d["stage"] != "quench"]
     assert "no quench stage" in quench_energy_figure(no_quench).axes[0].texts[0].get_text()
 

@@ -15,6 +15,7 @@ state), so the module is safe in headless workers.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -751,7 +752,7 @@ def map_figure(
     else:
         if norm is not None:
             fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax_mean, label=cbar_label)
-        _no_data(ax_std, "no GP field:\n" + (note or NO_DATA))
+        _no_data(ax_std, "no GP field:\n" + textwrap.fill(note or NO_DATA, 32))
         ax_std.set_title("GP std", fontsize=9)
     _draw_points(ax_mean, pooled, missing, norm, cmap)
     if note:
@@ -866,7 +867,8 @@ def _not_diffusive_vs_m(transport: pd.DataFrame, pooled: pd.DataFrame) -> pd.Dat
 
 def _isotherms_vs_m(ax: Axes, pooled: pd.DataFrame, missing: pd.DataFrame, temps: list) -> None:
     """log-y isotherms against m; runs without a diffusive value as hollow markers at the
-    bottom edge of the panel (they have no value to plot)."""
+    bottom edge of the panel (they have no value to plot). The y axis is logarithmic only
+    when there are values (a log axis without data cannot place its ticks)."""
     for i, T in enumerate(temps):
         sel = pooled[pooled["T_K"] == T].sort_values("m") if not pooled.empty else pooled
         if not sel.empty:
@@ -897,7 +899,8 @@ def _isotherms_vs_m(ax: Axes, pooled: pd.DataFrame, missing: pd.DataFrame, temps
                 zorder=4,
                 label=f"{T:.0f} K: {NOT_DIFFUSIVE}",
             )
-    ax.set_yscale("log")
+    if not pooled.empty:
+        ax.set_yscale("log")
 
 
 def prl_transport_figure(transport_df: pd.DataFrame, x: float) -> Figure:

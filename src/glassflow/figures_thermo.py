@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from glassflow.arrhenius import aicc
 from glassflow.figures_campaign import _no_data, _save, color
 
 #: 1 kcal/mol in eV (per particle); thermochemical calorie, N_A and e (CODATA 2018).
@@ -193,6 +194,24 @@ def hinge_fit(
     return HingeFit(float(grid[i]), a, b_glass, b_glass + db, float(rss[i]))
 
 
+def break_is_supported(
+    T_K: npt.ArrayLike, E: npt.ArrayLike, fit: HingeFit, margin: float = 2.0
+) -> bool:
+    """True when the two-line fit beats one straight line by more than ``margin`` in AICc.
+
+    Gaussian likelihood with the scale profiled out: k = 3 for the line (intercept,
+    slope, scale) and 5 for the hinge (two slopes, intercept, breakpoint, scale), as for
+    the two-regime Arrhenius fit (:func:`glassflow.arrhenius.aicc`).
+    """
+    T = np.asarray(T_K, dtype=float).ravel()
+    e = np.asarray(E, dtype=float).ravel()
+    ok = np.isfinite(T) & np.isfinite(e)
+    T, e = T[ok], e[ok]
+    coef = np.polyfit(T, e, 1)
+    rss_line = float(np.sum((e - np.polyval(coef, T)) ** 2))
+    return aicc(fit.rss, T.size, 5) < aicc(rss_line, T.size, 3) - margin
+
+
 def binned_means(
     x: npt.ArrayLike, y: npt.ArrayLike, width: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -223,8 +242,8 @@ def quench_energy_figure(
     tb, eb = binned_means(T, e, bin_K)
     ax.plot(tb, eb, "o", ms=4, color=color(4), label=f"means in {bin_K:g} K bins")
     fit = hinge_fit(tb, eb)
-    if fit is not None:
-        tt = np.linspace(tb.min(), tb.max(), 100)
+    tt = np.linspace(tb.min(), tb.max(), 100)
+    if fit is not None and break_is_supported(tb, eb, fit):
         ax.plot(
             tt,
             fit(tt),
@@ -234,6 +253,15 @@ def quench_energy_figure(
             label=f"two-line fit: $T_f$ = {fit.T_f_K:.0f} K",
         )
         ax.axvline(fit.T_f_K, color=color(5), ls=":", lw=1.0)
+    elif tb.size >= 2:
+        ax.plot(
+            tt,
+            np.polyval(np.polyfit(tb, eb, 1), tt),
+            "-",
+            color=color(5),
+            lw=1.2,
+            label="one line: no break resolved (AICc)",
+        )
     ax.set_xlabel("T (K), instantaneous")
     ax.set_ylabel(f"potential energy {_energy_label(n_atoms)}")
     ax.set_title(title or "potential energy during the quench", fontsize=10)
@@ -253,7 +281,8 @@ def plot_quench_energy(
     ``thermo``: the run's ``thermo.parquet`` (stages ``quench`` or ``quench_fast1/_slow/
     _fast2``). Grey: every thermo line; blue: means in ``bin_K`` bins of instantaneous T;
     red: the continuous two-line fit (:func:`hinge_fit`) on the bin means and its break,
-    the fictive temperature T_f of this cooling rate. Energies per atom in eV with
-    ``n_atoms``, else cell totals in kcal/mol.
+    the fictive temperature T_f of this cooling rate - drawn only when the break is
+    supported by AICc (:func:`break_is_supported`), else one straight line and no T_f.
+    Energies per atom in eV with ``n_atoms``, else cell totals in kcal/mol.
     """
     return _save(quench_energy_figure(thermo, title, n_atoms, bin_K), path_png)
