@@ -332,3 +332,28 @@ def test_wildcards_accept_every_schema_value(tmp_path):
     counts = job_counts(out)
     assert counts["production"] == counts["melt_quench"] == counts["build_cell"] == 100
     assert counts["analyse_runs"] == counts["analyse_glasses"] == 1
+
+
+def wildcard_constraints() -> dict[str, str]:
+    """The global wildcard constraints as written in workflow/rules/common.smk."""
+    text = (ROOT / "workflow/rules/common.smk").read_text()
+    block = text.split("wildcard_constraints:", 1)[1].split("\n\n", 1)[0]
+    return dict(re.findall(r'^\s+(\w+)=r"([^"]+)",', block, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize(
+    ("x", "m"), [(0.0, 2), (0.5, 2.0), (0.999, 3.5), (0.1, 200), (0.3, 12345.6)]
+)
+def test_composition_labels_match_the_comp_wildcard(x, m):
+    from glassflow.composition import composition_label
+
+    assert re.fullmatch(wildcard_constraints()["comp"], composition_label(x, m))
+
+
+@pytest.mark.parametrize(("replica", "T_K"), [(1, 1), (99, 2400), (100, 100000), (12345, 10**7)])
+def test_replica_and_temperature_labels_match_their_wildcards(replica, T_K):
+    from glassflow.config import replica_label, temperature_label
+
+    constraints = wildcard_constraints()
+    assert re.fullmatch("rep" + constraints["rep"], replica_label(replica))
+    assert re.fullmatch("T" + constraints["T"], temperature_label(T_K))
