@@ -142,3 +142,20 @@ def test_hopping_field_matches_the_rigidity_functions() -> None:
     f2 = floppy_density_f2(p, inputs.n_atoms, inputs.n_constraints)
     ec = mean_coulomb_energy(list(p.values()), [inputs.q_sites[k] for k in p], 0.0002, 1.0)
     assert field[0, 1] == pytest.approx(np.log10(hopping_conductivity(0.2, ec, f2, 0.2, 1.0)))
+
+
+def test_hopping_field_rejects_inconsistent_tables() -> None:
+    base = {
+        "weights": {(4, 3): 24.0, (3, 3): 9.0},
+        "energies": {(4, 3): 0.0, (3, 3): 0.1},
+        "n_atoms": {(4, 3): 6.0, (3, 3): 6.0},
+        "n_constraints": {(4, 3): 18.0, (3, 3): 16.0},
+        "q_sites": {(3, 4): [1.0], (3, 3): [1.0]},  # either pair order
+        "e_c": 0.0002,
+        "delta": 0.2,
+    }
+    assert np.isfinite(hopping_log10_field([3.0], [0.2], HoppingInputs(**base))).all()
+    with pytest.raises(ValueError, match=r"\(x, m\) = \(0.2, 3\).*energies missing"):
+        hopping_log10_field([3.0], [0.2], HoppingInputs(**base | {"energies": {(4, 3): 0.0}}))
+    with pytest.raises(ValueError, match=r"q_sites has no entry for cluster \(3, 3\)"):
+        hopping_log10_field([3.0], [0.2], HoppingInputs(**base | {"q_sites": {(4, 3): [1.0]}}))

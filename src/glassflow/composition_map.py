@@ -38,7 +38,6 @@ import numpy.typing as npt
 from scipy import linalg, optimize
 
 from glassflow.rigidity import (
-    building_blocks,
     connection_probabilities,
     floppy_density_f2,
     hopping_conductivity,
@@ -390,13 +389,27 @@ class HoppingInputs:
     kT: float = 1.0
 
 
+def _sites(inputs: HoppingInputs, keys: Sequence[tuple[int, int]]) -> list[Sequence[float]]:
+    """q_sites of each cluster (either pair order); a cluster without sites is an error."""
+    out = []
+    for k in keys:
+        q = inputs.q_sites.get(k, inputs.q_sites.get((k[1], k[0])))
+        if q is None:
+            raise ValueError(f"hopping inputs: q_sites has no entry for cluster {k}")
+        out.append(q)
+    return out
+
+
 def hopping_log10_field(
     m_grid: npt.ArrayLike, x_grid: npt.ArrayLike, inputs: HoppingInputs
 ) -> FloatArray:
     """log10 of the PRL eq 3 relative conductivity on the grid (shape (len(x), len(m))).
 
     NaN where the building-block model is undefined (it needs m >= 2 and x <= 1/3, see
-    :func:`glassflow.rigidity.building_blocks`) or at x = 0 (no carriers).
+    :func:`glassflow.rigidity.building_blocks`), at x = 0 (no carriers) and where every
+    supplied cluster has zero probability. Inconsistent tables (a cluster without an
+    energy, negative weights, ...) raise a ValueError naming the first (x, m) and the
+    problem.
     """
     mg = np.asarray(m_grid, dtype=float)
     xg = np.asarray(x_grid, dtype=float)
@@ -404,19 +417,19 @@ def hopping_log10_field(
     for i, xv in enumerate(xg):
         for j, mv in enumerate(mg):
             if not (0.0 < xv <= 1.0 / 3.0 and mv >= 2.0):
-                continue
+                continue  # building blocks undefined (or no carriers)
             try:
-                building_blocks(xv, mv)
                 p = connection_probabilities(xv, mv, inputs.weights, inputs.energies, inputs.kT)
-            except ValueError:
+            except ValueError as exc:  # bad tables are the caller's error; an empty mix is not
+                if "vanish" not in str(exc):
+                    raise ValueError(
+                        f"hopping inputs at (x, m) = ({xv:.3g}, {mv:.3g}): {exc}"
+                    ) from exc
                 continue
             f2 = floppy_density_f2(p, inputs.n_atoms, inputs.n_constraints)
             keys = list(p)
             ec = mean_coulomb_energy(
-                [p[k] for k in keys],
-                [inputs.q_sites.get(k, inputs.q_sites.get((k[1], k[0]), [])) for k in keys],
-                inputs.e_c,
-                inputs.kT,
+                [p[k] for k in keys], _sites(inputs, keys), inputs.e_c, inputs.kT
             )
             sigma = float(hopping_conductivity(xv, ec, f2, inputs.delta, inputs.kT))
             out[i, j] = np.log10(sigma) if sigma > 0 else np.nan
