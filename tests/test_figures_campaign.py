@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from test_constraint_diagnostics import ideal_counts, topology_rows
 
 from glassflow.arrhenius import KB_EV_K, arrhenius_table
+from glassflow.composition_map import HoppingInputs
 from glassflow.figures_campaign import (
     NOT_DIFFUSIVE,
     PALETTE,
@@ -262,6 +263,18 @@ def test_map_gp_std_panel_and_hopping_note(campaign) -> None:
     std_sets = [c for c in fig.axes[1].collections if isinstance(c, ContourSet) and c.filled]
     assert len(std_sets) == 1 and std_sets[0].levels[0] == 0.0
     assert "hopping model (PRL eq 2-4) not drawn" in _texts(fig)
+    hop = HoppingInputs(
+        weights={(4, 3): 24.0, (3, 3): 9.0, (3, 2): 12.0},
+        energies={(4, 3): 0.0, (3, 3): -0.1, (3, 2): -0.1},
+        n_atoms={(4, 3): 10.0, (3, 3): 8.0, (3, 2): 6.0},
+        n_constraints={(4, 3): 30.0, (3, 3): 22.0, (3, 2): 15.0},
+        q_sites={(4, 3): [1.0], (3, 3): [1.0, 2.0], (3, 2): [1.0]},
+        e_c=0.0002,
+        delta=0.2,
+    )
+    fig = map_figure(transport, 1500.0, n_grid=25, hopping=hop)
+    hop_sets = [c for c in fig.axes[2].collections if isinstance(c, ContourSet) and c.filled]
+    assert len(hop_sets) == 1 and "not drawn" not in _texts(fig)
 
 
 def test_map_degenerate_inputs_fall_back_to_points(campaign) -> None:
