@@ -220,7 +220,7 @@ def execution_settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
     neighbour-search threads.
     """
     return {
-        "engine": {k: cfg["engine"][k] for k in ENGINE_EXECUTION_KEYS},
+        "engine": {k: v for k, v in cfg["engine"].items() if k in ENGINE_EXECUTION_KEYS},
         "structure_workers": cfg["analysis"]["structure"]["workers"],
     }
 
