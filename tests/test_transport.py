@@ -8,41 +8,39 @@ import pytest
 
 from glassflow.dynamics import (
     DynamicsSettings,
-    block_bounds,
+    analysis_lags,
     displacement_moment_sums,
-    lag_grid,
     vacf_fft,
 )
 from glassflow.dynamics_tables import analyse_run, composition_summary
 from glassflow.trajectory import open_trajectory, write_trajectory
 from glassflow.transport import (
     A2_PS_TO_CM2_S,
+    FitSettings,
+    MSDCurve,
     a2ps_to_cm2s,
     collective_conductivity,
     coordination_numbers,
-    einstein_diffusion,
     fast_slow_partition,
-    find_diffusive_regime,
+    fit_einstein,
+    fit_start_time,
     green_kubo_diffusion,
     haven_ratio,
+    local_loglog_slope,
     nernst_einstein_conductivity,
     partial_rdf,
+    pivot_interval,
 )
 
 META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}
 
 
-def msd_curves(pos, dt, n_lags=60, n_blocks=5):
-    """Full and block all-origins MSDs of a (frames, atoms, 3) array."""
-    p = np.transpose(pos, (1, 2, 0))
+def msd_curve(pos, dt, settings=None):
+    """All-origin MSD of a (frames, atoms, 3) array on the analysis lag grid."""
     n, na = pos.shape[:2]
-    r2, _ = displacement_moment_sums(p, fourth=False)
-    lags = lag_grid(n - 1, n_lags)
-    bb = block_bounds(n, n_blocks)
-    blen = bb[0][1] - bb[0][0]
-    blags = lag_grid(blen - 1, n_lags)
-    blk = np.array([displacement_moment_sums(p[..., a:b], fourth=False)[0][blags] for a, b in bb])
-    return lags * dt, r2[lags] / na, blags * dt, blk / na, blen * dt
+    lags = analysis_lags(n, settings or DynamicsSettings())
+    r2, _ = displacement_moment_sums(np.transpose(pos, (1, 2, 0)), fourth=False)
+    return MSDCurve(lags, r2[lags] / na, float(na), n, dt)
 
 
 def walk(seed, n_frames, n_atoms, d, dt):
@@ -50,19 +48,61 @@ def walk(seed, n_frames, n_atoms, d, dt):
     return np.cumsum(rng.normal(scale=np.sqrt(2 * d * dt), size=(n_frames, n_atoms, 3)), axis=0)
 
 
-def test_random_walk_d_recovered_and_error_coverage():
-    """D within its error for one seed; over 200 seeds |D - D_true| < 1.96 err in 85-99 %."""
+def test_random_walk_whole_run_is_fitted():
+    """One random walk: D inside its interval; the fit runs to max_lag_fraction of the run."""
     d_true, dt = 0.1, 0.1
-    z = []
-    for seed in range(200):
-        t, m, bt, bm, blen = msd_curves(walk(seed, 1000, 20, d_true, dt), dt)
-        e = einstein_diffusion(t, m, bt, bm, max_fit_time_ps=blen / 2)
-        assert e.diffusive and e.window.t_max_ps / e.window.t_min_ps >= 3.0
-        z.append((e.D_A2_ps - d_true) / e.D_err_A2_ps)
-    z = np.asarray(z)
-    assert abs(z[0]) < 3.0
-    coverage = np.mean(np.abs(z) < 1.96)
-    assert 0.85 <= coverage <= 0.99, coverage
+    c = msd_curve(walk(0, 1000, 40, d_true, dt), dt)
+    f = fit_einstein([c], FitSettings(min_fit_time_ps=0.5))
+    assert f.diffusive and f.reason == ""
+    assert f.D_lo < d_true < f.D_hi and f.D_err / f.D < 0.05
+    assert f.t_start_ps == pytest.approx(0.5) and f.max_lag_ps == pytest.approx(49.9)
+    assert f.t_end_ps == f.max_lag_ps and f.loglog_slope == pytest.approx(1.0, abs=0.05)
+    assert f.replica_D == (f.D,) and np.isnan(f.replica_p_value)
+    short = fit_einstein([c], FitSettings(min_fit_time_ps=0.5, max_lag_fraction=0.2))
+    assert 19.0 < short.max_lag_ps <= 19.9  # the longest stored lag within 0.2 of the run
+
+
+def test_pivot_interval_is_exact_for_proportional_errors():
+    """(D_hat - D)/(r D) standard normal -> [D/(1+zr), D/(1-zr)] covers 95 %."""
+    rng = np.random.default_rng(0)
+    r, d = 0.3, 2.0
+    dh = d * (1 + r * rng.normal(size=200_000))
+    lo, hi = pivot_interval(dh, r * dh, 0.95)
+    assert np.mean((lo <= d) & (d <= hi)) == pytest.approx(0.95, abs=0.003)
+    assert pivot_interval(1.0, 0.6, 0.95)[1] == np.inf  # z r >= 1: no upper bound
+
+
+def test_replicas_pool_their_information():
+    """Three replicas: the stacked fit has ~1/sqrt(3) of one replica's error, per-replica
+    values sit beside it, and a consistent set passes the chi-square check."""
+    d_true, dt = 0.1, 0.1
+    curves = [msd_curve(walk(s, 1000, 30, d_true, dt), dt) for s in (1, 2, 3)]
+    fs = FitSettings(min_fit_time_ps=0.5)
+    pooled = fit_einstein(curves, fs)
+    alone = [fit_einstein([c], fs, t_start_ps=pooled.t_start_ps) for c in curves]
+    assert pooled.n_replicas == 3 and len(pooled.replica_D) == 3
+    assert pooled.D_err == pytest.approx(np.mean([a.D_err for a in alone]) / np.sqrt(3), rel=0.2)
+    assert pooled.D_lo < d_true < pooled.D_hi
+    assert min(pooled.replica_D) < pooled.D < max(pooled.replica_D)
+    assert 0.001 < pooled.replica_p_value <= 1.0
+    # a replica with twice the diffusivity is flagged as inconsistent
+    odd = msd_curve(walk(4, 1000, 30, 2 * d_true, dt), dt)
+    assert fit_einstein([*curves, odd], fs).replica_p_value < 1e-3
+
+
+def test_fit_starts_after_the_cage():
+    """MSD = 6 D t + c (1 - exp(-t/tau)): the start is where the slope stays near 1."""
+    t = np.arange(1, 2001) * 0.1
+    d, c, tau = 0.05, 1.0, 0.5
+    msd = 6 * d * t + c * (1 - np.exp(-t / tau))
+    start, found = fit_start_time(t, msd, FitSettings(min_fit_time_ps=0.2), 100.0)
+    slope = local_loglog_slope(t, msd)
+    assert found and slope[np.searchsorted(t, start)] >= 0.85
+    assert slope[np.searchsorted(t, 0.95 * start)] < 0.85 + 0.01
+    # a slope that only passes through 1 on the way from 2 to a plateau is skipped
+    ball = np.where(t < 0.5, 20 * t**2, 5.0) + 0.01 * t
+    start, found = fit_start_time(t, ball, FitSettings(min_fit_time_ps=0.1), 100.0)
+    assert not found and start == pytest.approx(100.0 / 3.0)
 
 
 def test_unit_conversions_hand_computed():
@@ -113,6 +153,7 @@ def test_haven_ratio_independent_is_one(tmp_path):
     row = s[s["species"] == "Na"].iloc[0]
     assert bool(row["diffusive"]) and not bool(s[s["species"] == "S"]["diffusive"].iloc[0])
     assert abs(row["haven_ratio"] - 1.0) < 3 * row["haven_ratio_err"]
+    assert row["haven_ratio_lo"] < 1.0 < row["haven_ratio_hi"]
     assert row["haven_ratio_err"] < 0.5
 
 
@@ -125,7 +166,7 @@ def test_haven_ratio_correlated_pairs_is_half(tmp_path):
 
 
 def test_caged_oscillators_no_diffusive_regime(tmp_path):
-    """Ornstein-Uhlenbeck (harmonically bound) particles: MSD plateau 3 A^2, no D."""
+    """Ornstein-Uhlenbeck (harmonically bound) particles: MSD plateau, no D."""
     rng = np.random.default_rng(7)
     n_frames, n_atoms, dt, k = 2000, 50, 0.1, 0.5
     x = np.zeros((n_frames, n_atoms, 3))
@@ -145,18 +186,27 @@ def test_caged_oscillators_no_diffusive_regime(tmp_path):
     )
     s = analyse_run(open_trajectory(tmp_path / "h.gtrj"), META)["summary"]
     row = s.iloc[0]
-    assert not bool(row["diffusive"]) and "slope" in row["reason"]
+    assert not bool(row["diffusive"]) and "MSD does not grow" in row["reason"]
+    assert "longest lag 99.9 ps" in row["reason"] and row["max_lag_ps"] == pytest.approx(99.9)
     assert s["D_cm2_s"].isna().all() and s["D_cm2_s"].dtype == "Float64"
     assert s["sigma_S_cm"].isna().all() and s["haven_ratio"].isna().all()
-    # below min_msd_A2: a different, explicit reason
-    w = find_diffusive_regime(np.linspace(1, 100, 50), np.full(50, 0.3))
-    assert not w.diffusive and "min_msd_A2" in w.reason
+    # below min_msd_A2 at the longest lag: caged, a different, explicit reason
+    t = np.arange(1, 1000)
+    flat = MSDCurve(t, np.full(t.size, 0.3), 50.0, 1000, 0.1)
+    f = fit_einstein([flat])
+    assert not f.diffusive and "caged" in f.reason and "min_msd_A2" in f.reason
 
 
 def test_ballistic_curve_is_not_diffusive():
-    t = np.geomspace(0.01, 100, 60)
-    w = find_diffusive_regime(t, 5.0 * t**2, min_fit_time_ps=0.01)
-    assert not w.diffusive and "slope" in w.reason
+    t = np.arange(1, 1000)
+    f = fit_einstein([MSDCurve(t, 5.0 * (0.1 * t) ** 2, 50.0, 1000, 0.1)])
+    assert not f.diffusive and "super-diffusive" in f.reason
+
+
+def test_too_short_run_is_not_diffusive():
+    t = np.arange(1, 20)
+    f = fit_einstein([MSDCurve(t, 0.6 * t, 50.0, 20, 0.1)], FitSettings(min_fit_time_ps=1.0))
+    assert not f.diffusive and "too short" in f.reason and f.max_lag_ps == pytest.approx(0.9)
 
 
 def test_green_kubo_langevin_velocities():
@@ -175,9 +225,8 @@ def test_green_kubo_langevin_velocities():
     assert used == pytest.approx((2.0, 5.0))
     assert d_gk == pytest.approx(v2 / g, rel=0.05)
     pos = np.cumsum(v * dt, axis=0)
-    t, m, bt, bm, blen = msd_curves(pos, dt)
-    e = einstein_diffusion(t, m, bt, bm, max_fit_time_ps=blen / 2, min_fit_time_ps=2.0)
-    assert e.diffusive and abs(e.D_A2_ps - d_gk) < 3 * e.D_err_A2_ps + 0.03 * d_gk
+    e = fit_einstein([msd_curve(pos, dt)], FitSettings(min_fit_time_ps=2.0))
+    assert e.diffusive and abs(e.D - d_gk) < 3 * e.D_err + 0.03 * d_gk
 
 
 def test_green_kubo_window_clipped():
@@ -243,5 +292,6 @@ def test_fast_slow_table_and_composition_pooling(tmp_path):
     comp = composition_summary(pd.concat(sums), pd.concat(curves))
     na = comp[comp["species"] == "Na"].iloc[0]
     assert na["n_replicas"] == 2 and bool(na["diffusive_pooled"])
-    assert na["D_pooled_cm2_s"] == pytest.approx(0.5e-4, rel=0.15)
+    assert na["D_pooled_lo_cm2_s"] < 0.5e-4 < na["D_pooled_hi_cm2_s"]
     assert na["D_mean_cm2_s"] == pytest.approx(0.5e-4, rel=0.15)
+    assert na["fit_t_max_ps"] == pytest.approx(29.9)  # max_lag_fraction 0.5 of 59.9 ps

@@ -160,13 +160,17 @@ def analyse_production_run(
 
 
 def combine(per_run: list[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """Concatenate each table over several runs (rows keep their run keys)."""
+    """Concatenate each table over several runs (rows keep their run keys); the
+    dynamics summary gets the replica-pooled transport columns (docs/transport.md)."""
+    from glassflow.dynamics_tables import pool_dynamics_tables
     from glassflow.tables import sort_by_keys
 
     names = per_run[0].keys() if per_run else []
-    return {
-        n: sort_by_keys(pd.concat([r[n] for r in per_run if len(r[n])], ignore_index=True))
-        if any(len(r[n]) for r in per_run)
-        else per_run[0][n]
-        for n in names
-    }
+    return pool_dynamics_tables(
+        {
+            n: sort_by_keys(pd.concat([r[n] for r in per_run if len(r[n])], ignore_index=True))
+            if any(len(r[n]) for r in per_run)
+            else per_run[0][n]
+            for n in names
+        }
+    )

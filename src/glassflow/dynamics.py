@@ -30,6 +30,7 @@ import scipy.fft as sfft
 
 from glassflow.settings import known_settings
 from glassflow.trajectory import Trajectory, TrajectoryError
+from glassflow.transport import FitSettings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -47,13 +48,18 @@ class DynamicsSettings:
     Keys (type, default) and meaning:
 
     - ``n_lags`` (int, 60): number of log-spaced lag times of the MSD/alpha2 curves.
+    - ``n_fit_lags`` (int, 100): evenly spaced lags up to the longest fitted lag, added
+      to the log-spaced ones, on which the Einstein GLS fit is done (docs/transport.md).
+    - ``max_lag_fraction`` (float, 0.5): longest fitted lag as a fraction of the run.
     - ``min_fit_time_ps`` (float, 1.0): earliest lag, ps, allowed in an Einstein fit
       (excludes the ballistic part).
-    - ``slope_tolerance`` (float, 0.15): a lag is diffusive when the local log-log slope
-      of the MSD is within this of 1.
-    - ``min_fit_span`` (float, 3.0): minimum ratio t_max/t_min of the diffusive window.
-    - ``min_msd_A2`` (float, 1.0): MSD, Å^2, below which a lag cannot be diffusive
-      (vibrations and cage rattling stay below a few tenths of Å^2).
+    - ``slope_tolerance`` (float, 0.15): the fit starts where the local log-log slope of
+      the MSD stays within this of 1; "not diffusive" needs the fitted log-log slope to
+      be outside 1 +- slope_tolerance at ``ci_level``.
+    - ``min_fit_span`` (float, 3.0): minimum ratio t_max/t_start of the fit window.
+    - ``min_msd_A2`` (float, 1.0): cage threshold, Å^2: an MSD below it at the longest
+      lag means caged, not diffusive.
+    - ``ci_level`` (float, 0.95): confidence level of the transport intervals.
     - ``gk_window_ps`` (list[float, float], [2.0, 5.0]): Green-Kubo D is the mean of the
       running integral between these times, ps (clipped to the data).
     - ``gk_correlation_ps`` (float, 5.0): longest VACF lag computed, ps.
@@ -69,10 +75,14 @@ class DynamicsSettings:
     - ``rdf_dr_A`` (float, 0.05): bin width of the fast/slow Na-Na g(r), Å.
     - ``mobile_species`` (str, "Na"): species of the fast/slow partition.
     - ``chunk_atoms`` (int, 256): atoms per streaming block (bounds memory).
-    - ``n_blocks`` (int, 5): independent time blocks for the standard errors.
+    - ``n_blocks`` (int, 5): independent time blocks for the Green-Kubo standard error
+      (the Einstein fits use the whole run, ``glassflow.transport.fit_einstein``).
     """
 
     n_lags: int = 60
+    n_fit_lags: int = 100
+    max_lag_fraction: float = 0.5
+    ci_level: float = 0.95
     min_fit_time_ps: float = 1.0
     slope_tolerance: float = 0.15
     min_fit_span: float = 3.0
@@ -103,7 +113,21 @@ class DynamicsSettings:
             raise ValueError("fast_slow_fraction must be in (0, 0.5]")
         if s.chunk_atoms < 1 or s.n_lags < 2:
             raise ValueError("chunk_atoms must be >= 1 and n_lags >= 2")
+        if s.n_fit_lags < 10:
+            raise ValueError(f"analysis.dynamics.n_fit_lags: {s.n_fit_lags} is not >= 10")
+        s.fit_settings()  # range checks of the fit keys, naming the key
         return s
+
+    def fit_settings(self) -> FitSettings:
+        """The Einstein-fit subset (``glassflow.transport.FitSettings``)."""
+        return FitSettings(
+            min_fit_time_ps=self.min_fit_time_ps,
+            slope_tolerance=self.slope_tolerance,
+            min_fit_span=self.min_fit_span,
+            min_msd_A2=self.min_msd_A2,
+            max_lag_fraction=self.max_lag_fraction,
+            ci_level=self.ci_level,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -129,6 +153,23 @@ def lag_grid(max_lag: int, n_lags: int) -> IntArray:
     return g[(g >= 1) & (g <= max_lag)]
 
 
+def fit_lag_grid(n_frames: int, max_lag_fraction: float, n_fit_lags: int) -> IntArray:
+    """About ``n_fit_lags`` evenly spaced lags in (0, max_lag_fraction (n_frames - 1)]."""
+    max_lag = int(np.floor(max_lag_fraction * (n_frames - 1) + 1e-9))
+    if max_lag < 1:
+        return np.zeros(0, dtype=np.int64)
+    g = np.unique(np.rint(np.linspace(0, max_lag, n_fit_lags + 1)[1:]).astype(np.int64))
+    return g[g >= 1]
+
+
+def analysis_lags(n_frames: int, settings: DynamicsSettings) -> IntArray:
+    """Lags of the stored curves: log-spaced over the run ∪ evenly spaced fit lags."""
+    return np.union1d(
+        lag_grid(n_frames - 1, settings.n_lags),
+        fit_lag_grid(n_frames, settings.max_lag_fraction, settings.n_fit_lags),
+    ).astype(np.int64)
+
+
 def block_bounds(n_frames: int, n_blocks: int) -> list[tuple[int, int]]:
     """``n_blocks`` contiguous, equal, non-overlapping frame ranges (remainder dropped)."""
     size = n_frames // n_blocks
@@ -147,7 +188,14 @@ def _rfft(a: FloatArray, nfft: int) -> npt.NDArray[np.complex128]:
 
 
 def _irfft(a: npt.NDArray[np.complex128], nfft: int, n: int) -> FloatArray:
-    return sfft.irfft(a, n=nfft, workers=_WORKERS)[:n]
+    return sfft.irfft(a, n=nfft, axis=-1, workers=_WORKERS)[..., :n]
+
+
+def _atom_spectrum(f: npt.NDArray[np.complex128], g: npt.NDArray[np.complex128]) -> FloatArray:
+    """Re sum_atoms f g* over the atom axis (-2): (..., atoms, F) -> (..., F)."""
+    return np.einsum("...af,...af->...f", f.real, g.real) + np.einsum(
+        "...af,...af->...f", f.imag, g.imag
+    )
 
 
 def _power_sum(a: FloatArray, nfft: int) -> FloatArray:
@@ -161,11 +209,12 @@ def _origin_counts(n: int) -> FloatArray:
 
 
 def _sq_origin_sums(q: FloatArray) -> FloatArray:
-    """For each lag m: sum over atoms of sum_{k<T-m} (q(k) + q(k+m)); q: (atoms, T)."""
+    """For each lag m: sum over atoms of sum_{k<T-m} (q(k) + q(k+m)); q: (..., atoms, T)."""
     n = q.shape[-1]
-    c = np.concatenate(([0.0], np.cumsum(q.sum(axis=0))))
+    qs = q.sum(axis=-2)
+    c = np.concatenate((np.zeros((*qs.shape[:-1], 1)), np.cumsum(qs, axis=-1)), axis=-1)
     m = np.arange(n)
-    return c[n - m] + c[n] - c[m]
+    return c[..., n - m] + c[..., n : n + 1] - c[..., m]
 
 
 def _centred(p: FloatArray) -> FloatArray:
@@ -178,10 +227,11 @@ def displacement_moment_sums(
 ) -> tuple[FloatArray, FloatArray | None]:
     """All-origins displacement moments, summed over atoms, for every lag 0..T-1.
 
-    ``p``: positions shaped (atoms, 3, T) (unwrapped, Å). Returns ``(r2, r4)`` where
-    ``r2[m] = sum_atoms mean_origins |r(k+m) - r(k)|^2`` (Å^2) and ``r4`` likewise with
-    the fourth power (Å^4; ``None`` unless ``fourth``). Divide by the number of atoms for
-    eq 2 / eq 13 averages. The fourth moment uses the exact expansion
+    ``p``: positions shaped (atoms, 3, T) (unwrapped, Å), or (..., atoms, 3, T) for
+    independent batches (e.g. synthetic seeds; the leading axes are kept). Returns
+    ``(r2, r4)`` where ``r2[..., m] = sum_atoms mean_origins |r(k+m) - r(k)|^2`` (Å^2)
+    and ``r4`` likewise with the fourth power (Å^4; ``None`` unless ``fourth``). Divide
+    by the number of atoms for eq 2 / eq 13 averages. The fourth moment uses the exact expansion
     ``|u-w|^4 = |u|^4 + |w|^4 + 4(u.w)^2 + 2|u|^2|w|^2 - 4(|u|^2 + |w|^2)(u.w)``, every
     term an FFT (cross-)correlation; trajectories are centred per atom first to keep the
     cancellation small.
@@ -190,28 +240,34 @@ def displacement_moment_sums(
     n = p.shape[-1]
     nfft = _nfft(n)
     counts = _origin_counts(n)
-    q = np.einsum("adt,adt->at", p, p)
-    spec_p = np.zeros(nfft // 2 + 1, dtype=np.float64)
-    cross = np.zeros(nfft // 2 + 1, dtype=np.float64) if fourth else None
+    q = np.einsum("...dt,...dt->...t", p, p)
+    lead = p.shape[:-3]
+    spec_p = np.zeros((*lead, nfft // 2 + 1), dtype=np.float64)
+    cross = np.zeros_like(spec_p) if fourth else None
     for d in range(3):  # one Cartesian component at a time bounds the FFT buffers
-        f = _rfft(p[:, d], nfft)
-        spec_p += np.einsum("af,af->f", f.real, f.real) + np.einsum("af,af->f", f.imag, f.imag)
+        f = _rfft(p[..., d, :], nfft)
+        spec_p += _atom_spectrum(f, f)
         if fourth:
-            g = _rfft(q * p[:, d], nfft)
-            cross += np.einsum("af,af->f", g.real, f.real) + np.einsum("af,af->f", g.imag, f.imag)
+            g = _rfft(q * p[..., d, :], nfft)
+            cross += _atom_spectrum(g, f)
             del g
         del f
     r2 = (_sq_origin_sums(q) - 2.0 * _irfft(spec_p.astype(np.complex128), nfft, n)) / counts
-    r2[0] = 0.0
+    r2[..., 0] = 0.0
     if not fourth:
         return r2, None
-    spec4 = 2.0 * _power_sum(q, nfft) - 8.0 * cross
+
+    def power(a: FloatArray) -> FloatArray:
+        f = _rfft(a, nfft)
+        return _atom_spectrum(f, f)
+
+    spec4 = 2.0 * power(q) - 8.0 * cross
     for a in range(3):
         for b in range(a, 3):
             w = 4.0 if a == b else 8.0
-            spec4 += w * _power_sum(p[:, a] * p[:, b], nfft)
+            spec4 += w * power(p[..., a, :] * p[..., b, :])
     r4 = (_sq_origin_sums(q * q) + _irfft(spec4.astype(np.complex128), nfft, n)) / counts
-    r4[0] = 0.0
+    r4[..., 0] = 0.0
     return r2, r4
 
 
@@ -327,8 +383,6 @@ class SpeciesDynamics:
     r4_A4: FloatArray
     alpha2: FloatArray
     n_origins: FloatArray
-    block_msd_A2: FloatArray  # (n_blocks, len(block_lags)) on block_lags
-    block_lags: IntArray
     vanhove_t_ps: FloatArray
     vanhove_r_A: FloatArray
     vanhove_Gs: FloatArray  # (n_vh_lags, n_bins), Å^-3
@@ -351,7 +405,6 @@ class RunDynamics:
     charge_lags: IntArray
     charge_t_ps: FloatArray
     charge_msd_e2A2: FloatArray
-    charge_block_msd_e2A2: FloatArray
     block_length_ps: float
     n_blocks: int
     extras: dict[str, Any] = field(default_factory=dict)
@@ -405,10 +458,9 @@ def analyse_trajectory(traj: Trajectory, settings: DynamicsSettings | None = Non
     dt = frame_interval_ps(traj.times_ps)
     box = traj.box_A
     volume = float(np.prod(box))
-    lags = lag_grid(n - 1, s.n_lags)
-    blocks = block_bounds(n, s.n_blocks)
+    lags = analysis_lags(n, s)
+    blocks = block_bounds(n, s.n_blocks)  # Green-Kubo errors only
     blen = blocks[0][1] - blocks[0][0] if blocks else 0
-    block_lags = lag_grid(blen - 1, s.n_lags) if blen > 1 else np.zeros(0, np.int64)
     vh_lags = np.unique(
         [int(round(t / dt)) for t in s.vanhove_lags_ps if 1 <= round(t / dt) <= n - 1]
     ).astype(np.int64)
@@ -427,7 +479,6 @@ def analyse_trajectory(traj: Trajectory, settings: DynamicsSettings | None = Non
             continue
         r2 = np.zeros(n)
         r4 = np.zeros(n)
-        r2_blk = np.zeros((len(blocks), n))
         hists = [_Hist(s.vanhove_dr_A) for _ in vh_lags]
         vac = np.zeros(n_vacf) if traj.has_velocities else None
         vac_blk = np.zeros((len(blocks), max(n_vacf_blk, 0))) if traj.has_velocities else None
@@ -439,8 +490,6 @@ def analyse_trajectory(traj: Trajectory, settings: DynamicsSettings | None = Non
             a2, a4 = displacement_moment_sums(p)
             r2 += a2
             r4 += a4
-            for b, (b0, b1) in enumerate(blocks):
-                r2_blk[b, : b1 - b0] += displacement_moment_sums(p[..., b0:b1], fourth=False)[0]
             for h, m in zip(hists, vh_lags, strict=True):
                 d = p[..., m:] - p[..., : n - m]
                 h.add(np.sqrt(np.einsum("adt,adt->at", d, d)))
@@ -477,8 +526,6 @@ def analyse_trajectory(traj: Trajectory, settings: DynamicsSettings | None = Non
             r4_A4=m4,
             alpha2=alpha,
             n_origins=(n - lags).astype(np.float64),
-            block_msd_A2=r2_blk[:, block_lags] / na,
-            block_lags=block_lags,
             vanhove_t_ps=vh_lags * dt,
             vanhove_r_A=r_centres,
             vanhove_Gs=gs,
@@ -493,9 +540,6 @@ def analyse_trajectory(traj: Trajectory, settings: DynamicsSettings | None = Non
     j = jsum - q_tot * msum / m_tot
     jj = j[None]
     c_full = displacement_moment_sums(jj, fourth=False)[0]
-    c_blk = np.array(
-        [displacement_moment_sums(jj[..., b0:b1], fourth=False)[0][block_lags] for b0, b1 in blocks]
-    ).reshape(len(blocks), block_lags.size)
     return RunDynamics(
         dt_ps=dt,
         n_frames=n,
@@ -504,7 +548,6 @@ def analyse_trajectory(traj: Trajectory, settings: DynamicsSettings | None = Non
         charge_lags=lags,
         charge_t_ps=lags * dt,
         charge_msd_e2A2=c_full[lags],
-        charge_block_msd_e2A2=c_blk,
         block_length_ps=blen * dt,
         n_blocks=len(blocks),
     )

@@ -40,6 +40,7 @@ import pandas as pd
 from glassflow.dynamics import (
     DynamicsSettings,
     RunDynamics,
+    SpeciesDynamics,
     analyse_trajectory,
     gaussian_van_hove,
     non_gaussian_parameter,
@@ -49,19 +50,18 @@ from glassflow.dynamics import (
 from glassflow.trajectory import Trajectory
 from glassflow.transport import (
     VACF_MIN_FIRST_LAG_RATIO,
+    ConductivityEstimate,
+    DiffusionFit,
+    FitSettings,
+    MSDCurve,
     a2ps_to_cm2s,
     block_standard_error,
-    collective_conductivity,
+    conductivity_estimate,
     coordination_numbers,
-    einstein_diffusion,
     fast_slow_partition,
-    find_diffusive_regime,
-    fit_in_window,
+    fit_einstein,
     green_kubo_diffusion,
-    haven_ratio,
-    linear_slope,
     neighbours_within,
-    nernst_einstein_conductivity,
     partial_rdf,
     vacf_resolved,
 )
@@ -195,31 +195,107 @@ def vanhove_table(rd: RunDynamics, meta: Mapping[str, Any]) -> pd.DataFrame:
     return _typed(df, strings=("campaign", "species"))
 
 
-def _fit_kwargs(s: DynamicsSettings, max_fit_time_ps: float) -> dict[str, float]:
+#: settings columns carried by every summary row, so that the replica pooling (which
+#: only sees the tables) fits with the settings the runs were analysed with
+FIT_SETTING_COLUMNS: tuple[str, ...] = (
+    "min_fit_time_ps",
+    "slope_tolerance",
+    "min_fit_span",
+    "min_msd_A2",
+    "max_lag_fraction",
+    "ci_level",
+)
+
+
+def _na_or_inf(v: float | None) -> Any:
+    """Like :func:`_na` but keeps +inf (an interval without an upper bound)."""
+    if v is not None and v == np.inf:
+        return float("inf")
+    return _na(v)
+
+
+def _cm2(v: float | None) -> Any:
+    return _na_or_inf(None if v is None else a2ps_to_cm2s(v))
+
+
+def species_curve(d: SpeciesDynamics, rd: RunDynamics) -> MSDCurve:
+    """The MSD of one species of one run as a :class:`glassflow.transport.MSDCurve`."""
+    return MSDCurve(d.lags, d.msd_A2, float(d.n_atoms), rd.n_frames, rd.dt_ps)
+
+
+def charge_curve(rd: RunDynamics) -> MSDCurve:
+    """The collective charge MSD of one run (one 'particle', e^2 Å^2)."""
+    return MSDCurve(rd.charge_lags, rd.charge_msd_e2A2, 1.0, rd.n_frames, rd.dt_ps)
+
+
+def _fit_columns(f: DiffusionFit, suffix: str = "") -> dict[str, Any]:
+    """Einstein-fit columns (cm^2/s, ps) of one species; ``suffix`` e.g. ``_pooled``."""
     return {
-        "min_fit_time_ps": s.min_fit_time_ps,
-        "max_fit_time_ps": max_fit_time_ps,
-        "slope_tolerance": s.slope_tolerance,
-        "min_fit_span": s.min_fit_span,
-        "min_msd_A2": s.min_msd_A2,
+        f"D{suffix}_cm2_s": _cm2(f.D),
+        f"D{suffix}_err_cm2_s": _cm2(f.D_err),
+        f"D{suffix}_lo_cm2_s": _cm2(f.D_lo),
+        f"D{suffix}_hi_cm2_s": _cm2(f.D_hi),
+        f"diffusive{suffix}": bool(f.diffusive),
+        f"reason{suffix}": f.reason,
+        f"fit_t_min{suffix}_ps": _na(f.t_start_ps),
+        f"fit_t_max{suffix}_ps": _na(f.t_end_ps),
+        f"max_lag{suffix}_ps": _na(f.max_lag_ps),
+        f"msd_max_lag{suffix}_A2": _na(f.msd_max_lag),
+        f"loglog_slope{suffix}": _na(f.loglog_slope),
+        f"loglog_slope_err{suffix}": _na(f.loglog_slope_err),
     }
+
+
+def _sigma_columns(c: ConductivityEstimate, suffix: str = "") -> dict[str, Any]:
+    """Run-level conductivity columns (S/cm) and Haven ratio."""
+    return {
+        f"sigma_ne{suffix}_S_cm": _na(c.sigma_ne),
+        f"sigma_ne_err{suffix}_S_cm": _na(c.sigma_ne_err),
+        f"sigma{suffix}_S_cm": _na(c.sigma),
+        f"sigma_err{suffix}_S_cm": _na(c.sigma_err),
+        f"sigma_lo{suffix}_S_cm": _na_or_inf(c.sigma_lo),
+        f"sigma_hi{suffix}_S_cm": _na_or_inf(c.sigma_hi),
+        f"haven_ratio{suffix}": _na(c.haven),
+        f"haven_ratio_err{suffix}": _na(c.haven_err),
+        f"haven_ratio_lo{suffix}": _na(c.haven_lo),
+        f"haven_ratio_hi{suffix}": _na(c.haven_hi),
+        f"sigma_ne_species{suffix}": c.ne_species,
+        f"sigma_reason{suffix}": c.reason,
+    }
+
+
+def _typed_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Nullable dtypes: Float64 for numbers with units, boolean flags, strings."""
+    for c in df.columns:
+        if c in KEYS or c in ("n_atoms", "n_blocks", "n_replicas", "n_diffusive"):
+            continue
+        if c.startswith(("diffusive",)):
+            df[c] = df[c].astype("boolean")
+        elif c.startswith(("reason", "gk_reason", "sigma_reason", "sigma_ne_species")):
+            df[c] = df[c].astype("string")
+        elif c not in ("species", "campaign"):
+            df[c] = pd.array(
+                [_na_or_inf(None if v is pd.NA else v) for v in df[c]], dtype="Float64"
+            )
+    return _typed(df, strings=("campaign", "species"))
 
 
 def summary_table(
     rd: RunDynamics, meta: Mapping[str, Any], settings: DynamicsSettings | None = None
 ) -> pd.DataFrame:
-    """Per-species transport summary of one run (columns: module doc)."""
+    """Per-species transport summary of one run (columns: module doc).
+
+    D is the GLS Einstein fit of this run's MSD alone (``glassflow.transport``);
+    :func:`pool_replica_transport` adds the replica-pooled columns.
+    """
     s = settings or DynamicsSettings()
+    fs = s.fit_settings()
     k = _keys(meta)
-    temp = k["T_K"]
-    max_fit = 0.5 * rd.block_length_ps if rd.n_blocks >= 2 else 0.5 * rd.n_frames * rd.dt_ps
     rows = []
-    ein = {}
+    fits: dict[str, DiffusionFit] = {}
     for sp, d in rd.species.items():
-        e = einstein_diffusion(
-            d.t_ps, d.msd_A2, d.block_lags * rd.dt_ps, d.block_msd_A2, **_fit_kwargs(s, max_fit)
-        )
-        ein[sp] = e
+        f = fit_einstein([species_curve(d, rd)], fs)
+        fits[sp] = f
         gk, gk_err = None, None
         gk_reason = "no velocities stored (protocol.dump_velocities: false)"
         if d.vacf_A2_ps2 is not None and not vacf_resolved(d.vacf_A2_ps2):
@@ -245,103 +321,36 @@ def summary_table(
                 "species": sp,
                 "n_atoms": d.n_atoms,
                 "charge_e": d.charge_e,
-                "D_cm2_s": None if e.D_A2_ps is None else a2ps_to_cm2s(e.D_A2_ps),
-                "D_err_cm2_s": None if e.D_err_A2_ps is None else a2ps_to_cm2s(e.D_err_A2_ps),
-                "D_gk_cm2_s": None if gk is None else a2ps_to_cm2s(gk),
-                "D_gk_err_cm2_s": None if gk_err is None else a2ps_to_cm2s(gk_err),
+                **_fit_columns(f),
+                "D_gk_cm2_s": _cm2(gk),
+                "D_gk_err_cm2_s": _cm2(gk_err),
                 "gk_reason": gk_reason,
-                "diffusive": e.diffusive,
-                "reason": e.window.reason,
-                "fit_t_min_ps": e.window.t_min_ps,
-                "fit_t_max_ps": e.window.t_max_ps,
                 "tau_star_ps": d.tau_star_ps,
                 "alpha2_max": d.alpha2_max,
             }
         )
-    # conductivity (run level)
-    diff = [sp for sp, e in ein.items() if e.diffusive]
-    sig = dict.fromkeys(
-        [
-            "sigma_ne_S_cm",
-            "sigma_ne_err_S_cm",
-            "sigma_S_cm",
-            "sigma_err_S_cm",
-            "haven_ratio",
-            "haven_ratio_err",
-        ]
+    cond = conductivity_estimate(
+        fits,
+        {sp: float(d.n_atoms) for sp, d in rd.species.items()},
+        {sp: d.charge_e for sp, d in rd.species.items()},
+        [charge_curve(rd)],
+        [rd.volume_A3],
+        k["T_K"],
+        fs,
     )
-    sigma_reason = ""
-    if diff:
-        sp_d = rd.species
-        n = [sp_d[sp].n_atoms for sp in diff]
-        z = [sp_d[sp].charge_e for sp in diff]
-        dd = [ein[sp].D_A2_ps for sp in diff]
-        derr = [ein[sp].D_err_A2_ps or 0.0 for sp in diff]
-        vol = rd.volume_A3
-        sig["sigma_ne_S_cm"] = nernst_einstein_conductivity(n, z, dd, vol, temp)
-        contrib = [
-            nernst_einstein_conductivity([a], [b], [c], vol, temp)
-            for a, b, c in zip(n, z, dd, strict=True)
-        ]
-        sig["sigma_ne_err_S_cm"] = float(
-            np.sqrt(
-                sum(
-                    nernst_einstein_conductivity([a], [b], [c], vol, temp) ** 2
-                    for a, b, c in zip(n, z, derr, strict=True)
-                )
-            )
-        )
-        dom = diff[int(np.argmax(contrib))]
-        w = ein[dom].window
-        slope6 = fit_in_window(rd.charge_t_ps, rd.charge_msd_e2A2, w.t_min_ps, w.t_max_ps)
-        sig["sigma_S_cm"] = collective_conductivity(6.0 * slope6, vol, temp)
-        bt = sp_d[dom].block_lags * rd.dt_ps
-        bl = [
-            collective_conductivity(6.0 * fit_in_window(bt, b, w.t_min_ps, w.t_max_ps), vol, temp)
-            for b in rd.charge_block_msd_e2A2
-        ]
-        sig["sigma_err_S_cm"] = block_standard_error(bl)
-        h, he = haven_ratio(
-            sig["sigma_ne_S_cm"],
-            sig["sigma_S_cm"],
-            sig["sigma_ne_err_S_cm"],
-            sig["sigma_err_S_cm"] if np.isfinite(sig["sigma_err_S_cm"]) else 0.0,
-        )
-        sig["haven_ratio"], sig["haven_ratio_err"] = h, he
-        sigma_reason = f"charge MSD fitted over the {dom} diffusive window"
-        ne_species = ",".join(diff)
-    else:
-        sigma_reason = "no species has a diffusive regime: no conductivity"
-        ne_species = ""
     df = pd.DataFrame(rows)
-    for c, v in sig.items():
-        df[c] = pd.array([_na(v)] * len(df), dtype="Float64")
-    df["sigma_ne_species"] = ne_species
-    df["sigma_reason"] = sigma_reason
+    for c, v in _sigma_columns(cond).items():
+        df[c] = [v] * len(df)
     df["t_total_ps"] = rd.dt_ps * (rd.n_frames - 1)
     df["dt_ps"] = rd.dt_ps
     df["block_length_ps"] = rd.block_length_ps
     df["n_blocks"] = rd.n_blocks
     df["volume_A3"] = rd.volume_A3
+    for c in FIT_SETTING_COLUMNS:
+        df[c] = float(getattr(s, c))
     for c, v in reversed(k.items()):
         df.insert(0, c, v)
-    floats = [
-        "D_cm2_s",
-        "D_err_cm2_s",
-        "D_gk_cm2_s",
-        "D_gk_err_cm2_s",
-        "fit_t_min_ps",
-        "fit_t_max_ps",
-        "tau_star_ps",
-        "alpha2_max",
-    ]
-    for c in floats:
-        df[c] = pd.array([_na(v) for v in df[c]], dtype="Float64")
-    df["diffusive"] = df["diffusive"].astype("boolean")
-    return _typed(
-        df,
-        strings=("campaign", "species", "reason", "gk_reason", "sigma_reason", "sigma_ne_species"),
-    )
+    return _typed_summary(df)
 
 
 def fast_slow_table(
@@ -455,32 +464,170 @@ def pool_replica_curves(curves: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _curves_of(
+    curves: pd.DataFrame, summary: pd.DataFrame, species: str, quantity: str
+) -> tuple[list[MSDCurve], list[int]]:
+    """Per-replica :class:`MSDCurve` of one quantity from the long curves table.
+
+    ``n_frames`` and lags are recovered from ``n_origins = n_frames - lag`` and the
+    run's ``dt_ps``; ``n_particles`` is ``n_atoms`` (1 for the charge MSD).
+    """
+    out, reps = [], []
+    sel = curves[(curves["species"] == species) & (curves["quantity"] == quantity)]
+    for rep, g in sel.groupby("replica", sort=True):
+        dt = float(summary.loc[summary["replica"] == rep, "dt_ps"].iloc[0])
+        g = g.sort_values("t_ps")
+        lags = np.rint(g["t_ps"].to_numpy(float) / dt).astype(np.int64)
+        n_frames = int(round(float(g["n_origins"].iloc[0]) + lags[0]))
+        keep = lags >= 1
+        out.append(
+            MSDCurve(
+                lags[keep],
+                g["value"].to_numpy(float, na_value=np.nan)[keep],
+                float(g["n_atoms"].iloc[0]),
+                n_frames,
+                dt,
+            )
+        )
+        reps.append(int(rep))
+    return out, reps
+
+
+def _settings_of(summary: pd.DataFrame) -> FitSettings:
+    row = summary.iloc[0]
+    missing = [c for c in FIT_SETTING_COLUMNS if c not in summary.columns]
+    if missing:
+        raise ValueError(f"dynamics summary lacks the fit-setting columns {missing}")
+    return FitSettings(**{c: float(row[c]) for c in FIT_SETTING_COLUMNS})
+
+
+def pool_replica_transport(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Add replica-pooled transport columns to the per-run summaries of each (comp, T).
+
+    Per (campaign, x, m, T_K, species): one GLS fit of all replicas' MSDs together
+    (their information matrices add, docs/transport.md) -> ``D_pooled_*_cm2_s``,
+    ``diffusive_pooled``, ``reason_pooled``, ``fit_t_{min,max}_pooled_ps``,
+    ``max_lag_pooled_ps``, ``D_replica_p_value`` (chi-square consistency of the
+    replicas with the pooled D on the same window), ``n_replicas``. Per (comp, T):
+    ``sigma_*_pooled`` and ``haven_ratio*_pooled`` from the pooled D's and the stacked
+    charge MSDs. The values are repeated on every replica row; the per-replica
+    columns (``D_cm2_s`` ...) stay beside them.
+    """
+    if summary.empty:
+        return summary
+    run_keys = ["campaign", "x", "m", "T_K"]
+    extra: dict[int, dict[str, Any]] = {}
+    for _, g in summary.groupby(run_keys, sort=False):
+        cg = curves
+        for kname in run_keys:
+            cg = cg[cg[kname] == g[kname].iloc[0]]
+        fs = _settings_of(g)
+        fits: dict[str, DiffusionFit] = {}
+        for sp, gs in g.groupby("species", sort=False):
+            cs, _ = _curves_of(cg, g, str(sp), "msd_A2")
+            if not cs:
+                continue
+            f = fit_einstein(cs, fs)
+            fits[str(sp)] = f
+            cols = _fit_columns(f, "_pooled") | {
+                "D_replica_p_value": _na(f.replica_p_value),
+                "n_replicas": len(cs),
+            }
+            for i in gs.index:
+                extra[i] = dict(cols)
+        first = g.drop_duplicates("species").set_index("species")
+        charges, reps = _curves_of(cg, g, "all", "charge_msd_e2A2")
+        vols = [float(g.loc[g["replica"] == r, "volume_A3"].iloc[0]) for r in reps]
+        if charges:
+            cond = conductivity_estimate(
+                fits,
+                {sp: float(first.loc[sp, "n_atoms"]) for sp in fits},
+                {sp: float(first.loc[sp, "charge_e"]) for sp in fits},
+                charges,
+                vols,
+                float(g["T_K"].iloc[0]),
+                fs,
+            )
+        else:
+            cond = ConductivityEstimate("no collective charge MSD in the curves table")
+        for i in g.index:
+            extra.setdefault(i, {}).update(_sigma_columns(cond, "_pooled"))
+    add = pd.DataFrame.from_dict(extra, orient="index").reindex(summary.index)
+    out = summary.drop(columns=[c for c in add.columns if c in summary.columns])
+    out = pd.concat([out, add], axis=1)
+    if "n_replicas" in out:
+        out["n_replicas"] = out["n_replicas"].astype("Int64")
+    return _typed_summary(out)
+
+
+def pool_dynamics_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Replica pooling of the combined per-(comp, T) tables (``glassflow.analysis``).
+
+    Replaces ``dynamics_summary`` by :func:`pool_replica_transport` of it and
+    ``dynamics_curves``; other tables are returned unchanged.
+    """
+    if "dynamics_summary" not in tables or "dynamics_curves" not in tables:
+        return tables
+    if tables["dynamics_summary"].empty:
+        return tables
+    out = dict(tables)
+    out["dynamics_summary"] = pool_replica_transport(
+        tables["dynamics_summary"], tables["dynamics_curves"]
+    )
+    return out
+
+
+#: per-(composition, T, species) columns copied from the pooled summaries
+POOLED_COLUMNS: tuple[str, ...] = (
+    "n_replicas",
+    "D_pooled_cm2_s",
+    "D_pooled_err_cm2_s",
+    "D_pooled_lo_cm2_s",
+    "D_pooled_hi_cm2_s",
+    "diffusive_pooled",
+    "reason_pooled",
+    "fit_t_min_pooled_ps",
+    "fit_t_max_pooled_ps",
+    "max_lag_pooled_ps",
+    "D_replica_p_value",
+    "sigma_ne_pooled_S_cm",
+    "sigma_ne_err_pooled_S_cm",
+    "sigma_pooled_S_cm",
+    "sigma_err_pooled_S_cm",
+    "sigma_lo_pooled_S_cm",
+    "sigma_hi_pooled_S_cm",
+    "haven_ratio_pooled",
+    "haven_ratio_lo_pooled",
+    "haven_ratio_hi_pooled",
+    "sigma_reason_pooled",
+)
+
+
 def composition_summary(
     summaries: pd.DataFrame, curves: pd.DataFrame, settings: DynamicsSettings | None = None
 ) -> pd.DataFrame:
-    """Replica-pooled summary per (T_K, species).
+    """Replica-pooled summary per (T_K, species) of one composition.
 
-    Columns: ``n_replicas``, ``n_diffusive``; ``D_mean_cm2_s`` / ``D_sem_cm2_s`` (mean
-    over diffusive replicas and its standard error over replicas; with one replica its
-    own block error); ``D_pooled_cm2_s`` (fit of the pooled MSD with the same diffusive
-    criteria; ``diffusive_pooled``, ``reason_pooled``, ``fit_t_min_ps``,
-    ``fit_t_max_ps``); ``D_gk_mean_cm2_s``; ``sigma_*``/``haven_ratio`` mean and spread over
-    replicas; ``tau_star_ps`` and ``alpha2_max`` of the pooled alpha2.
+    Columns: ``n_diffusive`` (replicas with a diffusive fit of their own),
+    ``D_mean_cm2_s`` / ``D_sem_cm2_s`` (mean of the diffusive replicas' D and its
+    standard error over replicas; with one replica its own GLS error) as a cross-check,
+    ``D_gk_mean_cm2_s``; the pooled GLS estimate and interval (:data:`POOLED_COLUMNS`,
+    from :func:`pool_replica_transport`, computed here if the summaries lack them);
+    ``fit_t_min_ps``/``fit_t_max_ps`` (the pooled fit window); ``tau_star_ps`` and
+    ``alpha2_max`` of the pooled alpha2. ``settings`` only serves summaries written
+    without the fit-setting columns.
     """
-    s = settings or DynamicsSettings()
+    if "D_pooled_cm2_s" not in summaries.columns:
+        if not all(c in summaries.columns for c in FIT_SETTING_COLUMNS):
+            s = settings or DynamicsSettings()
+            summaries = summaries.assign(**{c: float(getattr(s, c)) for c in FIT_SETTING_COLUMNS})
+        summaries = pool_replica_transport(summaries, curves)
     pooled = pool_replica_curves(curves)
     rows = []
     for (camp, x, m, temp, sp), g in summaries.groupby(
         ["campaign", "x", "m", "T_K", "species"], sort=True
     ):
-        row: dict[str, Any] = {
-            "campaign": camp,
-            "x": x,
-            "m": m,
-            "T_K": temp,
-            "species": sp,
-            "n_replicas": int(g["replica"].nunique()),
-        }
+        row: dict[str, Any] = {"campaign": camp, "x": x, "m": m, "T_K": temp, "species": sp}
         dmask = g["diffusive"].fillna(False).astype(bool).to_numpy()
         row["n_diffusive"] = int(dmask.sum())
 
@@ -498,12 +645,11 @@ def composition_summary(
         row["D_gk_mean_cm2_s"], row["D_gk_sem_cm2_s"] = mean_sem(
             "D_gk_cm2_s", "D_gk_err_cm2_s", allm
         )
-        for c, e in (
-            ("sigma_ne_S_cm", "sigma_ne_err_S_cm"),
-            ("sigma_S_cm", "sigma_err_S_cm"),
-            ("haven_ratio", "haven_ratio_err"),
-        ):
-            row[f"{c}_mean"], row[f"{c}_sem"] = mean_sem(c, e, allm)
+        first = g.iloc[0]
+        for c in POOLED_COLUMNS:
+            row[c] = first[c] if c in g.columns else pd.NA
+        row["fit_t_min_ps"] = row["fit_t_min_pooled_ps"]
+        row["fit_t_max_ps"] = row["fit_t_max_pooled_ps"]
         pc = pooled[
             (pooled["campaign"] == camp)
             & (pooled["x"] == x)
@@ -511,34 +657,11 @@ def composition_summary(
             & (pooled["T_K"] == temp)
             & (pooled["species"] == sp)
         ]
-        msd = pc[pc["quantity"] == "msd_A2"].sort_values("t_ps")
-        blen = float(g["block_length_ps"].min()) if "block_length_ps" in g else np.inf
-        if len(msd):
-            win = find_diffusive_regime(
-                msd["t_ps"].to_numpy(float),
-                msd["value"].to_numpy(float),
-                **_fit_kwargs(s, 0.5 * blen),
-            )
-            row["diffusive_pooled"] = win.diffusive
-            row["reason_pooled"] = win.reason
-            row["fit_t_min_ps"] = _na(win.t_min_ps)
-            row["fit_t_max_ps"] = _na(win.t_max_ps)
-            if win.diffusive:
-                sel = msd[(msd["t_ps"] >= win.t_min_ps) & (msd["t_ps"] <= win.t_max_ps)]
-                slope = linear_slope(sel["t_ps"].to_numpy(float), sel["value"].to_numpy(float))
-                row["D_pooled_cm2_s"] = a2ps_to_cm2s(slope / 6.0)
-            else:
-                row["D_pooled_cm2_s"] = pd.NA
-            a2 = pc[pc["quantity"] == "alpha2"].sort_values("t_ps")
-            t = a2["t_ps"].to_numpy(float)
-            ok = t <= 0.5 * float(g["t_total_ps"].max())
-            ts, am = tau_star(t[ok], a2["value"].to_numpy(float, na_value=np.nan)[ok])
-            row["tau_star_ps"], row["alpha2_max"] = _na(ts), _na(am)
+        a2 = pc[pc["quantity"] == "alpha2"].sort_values("t_ps")
+        t = a2["t_ps"].to_numpy(float)
+        ok = t <= 0.5 * float(g["t_total_ps"].max())
+        ts, am = tau_star(t[ok], a2["value"].to_numpy(float, na_value=np.nan)[ok])
+        row["tau_star_ps"], row["alpha2_max"] = _na(ts), _na(am)
         rows.append(row)
     df = pd.DataFrame(rows)
-    for c in df.columns:
-        if c.endswith(("_cm2_s", "_ps", "_mean", "_sem")) or c == "alpha2_max":
-            df[c] = pd.array([_na(v) if v is not pd.NA else pd.NA for v in df[c]], dtype="Float64")
-    if "diffusive_pooled" in df:
-        df["diffusive_pooled"] = df["diffusive_pooled"].astype("boolean")
-    return _typed(df, strings=("campaign", "species", "reason_pooled"))
+    return _typed_summary(df)
