@@ -21,12 +21,13 @@ from glassflow.lammps_io import dump_to_trajectory, parse_thermo
 from glassflow.safety import check_command, check_element, check_name, lammps_comment
 from glassflow.trajectory import open_trajectory
 
+KOKKOS_GPU = ["-pk", "kokkos", "neigh", "half", "newton", "on", "comm", "device"]
 EXPECTED_FLAGS = {
     ("none", 1, 1): [],
     ("omp", 4, 1): ["-sf", "omp", "-pk", "omp", "4"],
     ("gpu", 1, 2): ["-sf", "gpu", "-pk", "gpu", "2"],
-    ("kokkos", 1, 1): ["-k", "on", "g", "1", "-sf", "kk"],
-    ("kokkos", 8, 2): ["-k", "on", "g", "2", "t", "8", "-sf", "kk"],
+    ("kokkos", 1, 1): ["-k", "on", "g", "1", "-sf", "kk", *KOKKOS_GPU],
+    ("kokkos", 8, 2): ["-k", "on", "g", "2", "t", "8", "-sf", "kk", *KOKKOS_GPU],
     ("kokkos", 4, 0): ["-k", "on", "t", "4", "-sf", "kk"],
 }
 EXPECTED_PREFIX = {

@@ -34,8 +34,9 @@ from glassflow.composition import (
     neutralised_charges,
 )
 from glassflow.config_checks import analysis_problems, run_facts
+from glassflow.lammps import engine_problems
 from glassflow.potential import Potential, load_potential
-from glassflow.safety import check_command, check_element, check_name
+from glassflow.safety import check_command, check_element, check_name, check_results_dir
 
 
 class ConfigError(ValueError):
@@ -409,12 +410,14 @@ def build_campaign(
     cfg = validate_config(config, schema_path)
     root = Path(root)
     name = _checked(check_name, cfg["campaign"], "campaign")
-    _checked(check_name, cfg["results_dir"], "results_dir")
+    _checked(check_results_dir, cfg["results_dir"], "results_dir")
     sysc = cfg["system"]
     for key in ("modifier", "former", "anion"):
         _checked(check_element, sysc[key], f"system.{key}")
     _checked(check_name, sysc["potential"], "system.potential")
     _checked(check_command, cfg["engine"]["command"], "engine.command")
+    if problems := engine_problems(cfg["engine"]):
+        raise ConfigError("\n".join(problems))
     pot_path = root / sysc["potential_dir"] / f"{sysc['potential']}.yaml"
     try:
         potential = load_potential(pot_path)

@@ -31,6 +31,21 @@ from glassflow.safety import check_command, describe_char, lammps_comment, lammp
 
 ACCELERATORS = ("none", "omp", "gpu", "kokkos")
 LAUNCHERS = ("none", "mpiexec", "srun")
+#: LAMMPS package each accelerator needs (``lmp -h``, "Installed packages").
+ACCELERATOR_PACKAGE = {"none": None, "omp": "OPENMP", "gpu": "GPU", "kokkos": "KOKKOS"}
+#: Style suffix an accelerator's ``-sf`` switch selects.
+ACCELERATOR_SUFFIX = {"none": "", "omp": "omp", "gpu": "gpu", "kokkos": "kk"}
+#: The pair style of every glassflow input (templates/common.lmp.j2).
+PAIR_STYLE = "buck/coul/long"
+#: kspace styles that have no variant for an accelerator (LAMMPS kspace_style docs):
+#: the KOKKOS package has pppm/kk only, the GPU package pppm/gpu only.
+KSPACE_WITHOUT_VARIANT = {"kokkos": ("ewald",), "gpu": ("ewald",)}
+#: KOKKOS package settings on GPUs (LAMMPS "package kokkos", Speed_kokkos docs): half
+#: neighbour lists with Newton on (the documented GPU default, stated so that it does
+#: not change with the LAMMPS version) and MPI communication from device buffers.
+KOKKOS_GPU_PACKAGE = ("neigh", "half", "newton", "on", "comm", "device")
+#: Slurm resource `mpi` value of each launcher (snakemake-executor-plugin-slurm).
+MPI_RESOURCE = {"mpiexec": "mpiexec", "srun": "srun"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,8 @@ class Engine:
     accelerator: str = "none"
     threads: int = 1
     gpus: int = 1
+    gpu_model: str | None = None
+    modules: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, eng: Mapping[str, Any]) -> Engine:
@@ -53,15 +70,32 @@ class Engine:
             accelerator=eng.get("accelerator", "none"),
             threads=int(eng.get("threads", 1)),
             gpus=int(eng.get("gpus", 1)),
+            gpu_model=eng.get("gpu_model") or None,
+            modules=tuple(eng.get("modules") or ()),
         )
+
+    @property
+    def uses_gpus(self) -> bool:
+        """True when the accelerator runs on GPUs (gpu, or kokkos with gpus >= 1)."""
+        return self.accelerator == "gpu" or (self.accelerator == "kokkos" and self.gpus > 0)
+
+    @property
+    def is_mpi(self) -> bool:
+        """True when a launcher starts several ranks (a Slurm MPI job, resource ``mpi``).
+
+        One rank under ``mpiexec`` is not an MPI job for Slurm: the plugin accepts the
+        ``mpi`` resource only with more than one task.
+        """
+        return self.launcher != "none" and self.mpi_ranks > 1
 
 
 def accelerator_flags(accelerator: str, threads: int = 1, gpus: int = 1) -> list[str]:
     """LAMMPS command-line switches of an accelerator package.
 
     omp: ``-sf omp -pk omp T``; gpu: ``-sf gpu -pk gpu N``; kokkos on GPUs:
-    ``-k on g N -sf kk`` (``t T`` added for host threads > 1), kokkos without GPUs:
-    ``-k on t T -sf kk``; none: no switches.
+    ``-k on g N [t T] -sf kk -pk kokkos neigh half newton on comm device`` (``t T``
+    for host threads > 1); kokkos without GPUs (OpenMP back end): ``-k on t T -sf kk``;
+    none: no switches.
     """
     if accelerator == "none":
         return []
@@ -72,17 +106,22 @@ def accelerator_flags(accelerator: str, threads: int = 1, gpus: int = 1) -> list
             raise ValueError("engine.gpus: accelerator gpu needs at least one GPU")
         return ["-sf", "gpu", "-pk", "gpu", str(gpus)]
     if accelerator == "kokkos":
-        k = ["-k", "on"]
-        if gpus > 0:
-            k += ["g", str(gpus)]
-        if threads > 1 or gpus == 0:
+        if gpus == 0:
+            return ["-k", "on", "t", str(threads), "-sf", "kk"]
+        k = ["-k", "on", "g", str(gpus)]
+        if threads > 1:
             k += ["t", str(threads)]
-        return [*k, "-sf", "kk"]
+        return [*k, "-sf", "kk", "-pk", "kokkos", *KOKKOS_GPU_PACKAGE]
     raise ValueError(f"engine.accelerator: unknown {accelerator!r}; expected one of {ACCELERATORS}")
 
 
 def launcher_prefix(launcher: str, ranks: int) -> list[str]:
-    """MPI launcher words: ``mpiexec -n R``, ``srun --ntasks R`` or nothing."""
+    """MPI launcher words: ``mpiexec -n R``, ``srun --ntasks R`` or nothing.
+
+    ``srun`` starts the ranks as a job step of the Slurm job, which must then be an
+    MPI job (resource ``mpi``, see :func:`slurm_resources`); the Slurm plugin allows
+    that only for more than one task, so ``srun`` needs ``mpi_ranks >= 2``.
+    """
     if launcher == "none":
         if ranks != 1:
             raise ValueError("engine.mpi_ranks: more than one rank needs launcher mpiexec or srun")
@@ -90,14 +129,83 @@ def launcher_prefix(launcher: str, ranks: int) -> list[str]:
     if launcher == "mpiexec":
         return ["mpiexec", "-n", str(ranks)]
     if launcher == "srun":
+        if ranks < 2:
+            raise ValueError(
+                "engine.launcher: srun starts the MPI ranks of a Slurm MPI job, which the "
+                "Slurm plugin allows only for mpi_ranks >= 2; for one rank use launcher "
+                "none (the plugin already runs each job in a one-task srun step, with its GPUs)"
+            )
         return ["srun", "--ntasks", str(ranks)]
     raise ValueError(f"engine.launcher: unknown {launcher!r}; expected one of {LAUNCHERS}")
 
 
+def engine_problems(eng: Mapping[str, Any]) -> list[str]:
+    """What a schema cannot check in the ``engine`` block: launcher/rank/accelerator
+    combinations that could never run. Each item names its config key."""
+    out: list[str] = []
+    launcher, ranks = eng.get("launcher", "none"), int(eng.get("mpi_ranks", 1))
+    accel, gpus = eng.get("accelerator", "none"), int(eng.get("gpus", 1))
+    try:
+        launcher_prefix(launcher, ranks)
+    except ValueError as err:
+        key, _, why = str(err).partition(": ")
+        out.append(f"config key '{key}': {why}")
+    if accel == "gpu" and gpus < 1:
+        out.append("config key 'engine.gpus': accelerator gpu needs gpus >= 1")
+    style = eng.get("kspace_style", "pppm")
+    if accel == "kokkos" and style in KSPACE_WITHOUT_VARIANT["kokkos"]:
+        out.append(
+            f"config key 'engine.kspace_style': {style} has no KOKKOS variant ({style}/kk does "
+            "not exist), so with accelerator kokkos it would run on the host and copy all "
+            "atoms between GPU and host every step; use kspace_style pppm (pppm/kk)"
+        )
+    if eng.get("gpu_model") and not (accel == "gpu" or (accel == "kokkos" and gpus > 0)):
+        out.append(
+            "config key 'engine.gpu_model': set only for GPU runs (accelerator gpu, or "
+            f"kokkos with gpus >= 1); accelerator is {accel!r}"
+        )
+    return out
+
+
+def slurm_resources(engine: Engine) -> dict[str, Any]:
+    """Snakemake resources of an MD job for snakemake-executor-plugin-slurm (2.x).
+
+    - GPU runs: ``gpu`` = engine.gpus (sbatch ``--gpus=N``, or ``--gpus=<model>:N``
+      with ``gpu_model``) and ``tasks_per_gpu`` = 0, which keeps the plugin from
+      deriving ``--ntasks-per-gpu`` from ``tasks`` (a layout that ends in
+      ``SLURM_TRES_PER_TASK`` errors on some clusters);
+    - MPI runs (launcher mpiexec or srun with mpi_ranks >= 2): ``mpi`` = the launcher
+      and ``tasks`` = engine.mpi_ranks (sbatch ``--ntasks=R``); the plugin then runs
+      the job without its own ``srun -n1`` step, so the launcher starts the ranks;
+    - always ``tasks`` and ``cpus_per_task`` = engine.threads (``--cpus-per-task``).
+
+    Resources that would change nothing are left out (the plugin tests ``mpi`` by
+    presence), so the dict is unpacked into the rules' ``resources:``.
+    """
+    res: dict[str, Any] = {
+        "tasks": engine.mpi_ranks,
+        "cpus_per_task": engine.threads,
+        "gpu": engine.gpus if engine.uses_gpus else 0,
+        "tasks_per_gpu": 0,
+    }
+    if engine.is_mpi:
+        res["mpi"] = MPI_RESOURCE[engine.launcher]
+    if engine.uses_gpus and engine.gpu_model:
+        res["gpu_model"] = engine.gpu_model
+    return res
+
+
 def resolve_executable(word: str) -> str:
-    """Full path of an executable: PATH first, then the running interpreter's bin dir."""
+    """Full path of an executable.
+
+    A word with a path separator is a path: an absolute one is kept, a relative one is
+    taken from the current (Snakemake working) directory, because LAMMPS runs in the
+    run directory. A bare name is looked up on PATH, then in the running
+    interpreter's bin dir; a name found nowhere is left as it is (the error then comes
+    from starting it).
+    """
     if os.sep in word:
-        return word
+        return os.path.abspath(word)
     found = shutil.which(word) or shutil.which(word, path=str(Path(sys.executable).parent))
     return found or word
 

@@ -24,23 +24,37 @@ _FLOAT = re.compile(r"^[-+0-9.eE]+$")
 A_PER_FS_TO_A_PER_PS = 1000.0
 
 
+#: LAMMPS thermo header word -> column name (units real).
+THERMO_NAMES = {
+    "Time": "time_ps",
+    "Temp": "temp_K",
+    "PotEng": "pe_kcal_mol",
+    "KinEng": "ke_kcal_mol",
+    "TotEng": "etotal_kcal_mol",
+    "Press": "press_atm",
+    "Volume": "vol_A3",
+    "Step": "step",
+    "CPU": "cpu_s",
+    "CPULeft": "cpuremain_s",
+}
+#: Wall-clock columns: they vary from run to run of the same input, leave them out
+#: when comparing the physics of two runs.
+TIMING_COLUMNS = ("cpu_s", "cpuremain_s")
+
+
 def parse_thermo(log_path: str | Path) -> pd.DataFrame:
     """Thermo table of a LAMMPS log: columns from the thermo header, plus ``stage``.
 
     Column names are lower case with units appended for ``units real``: ``time_ps``,
     ``temp_K``, ``pe_kcal_mol``, ``ke_kcal_mol``, ``etotal_kcal_mol``, ``press_atm``,
-    ``vol_A3``; ``step`` stays an integer.
+    ``vol_A3``; ``step`` stays an integer. The progress columns of the thermo keywords
+    ``cpu`` and ``cpuremain`` are ``cpu_s`` (wall-clock seconds since the current
+    ``run`` command started) and ``cpuremain_s`` (LAMMPS's estimate of the seconds
+    left in that run); they differ between runs of the same input (see
+    :data:`TIMING_COLUMNS`). Logs written before these columns existed give a table
+    without them.
     """
-    units = {
-        "Time": "time_ps",
-        "Temp": "temp_K",
-        "PotEng": "pe_kcal_mol",
-        "KinEng": "ke_kcal_mol",
-        "TotEng": "etotal_kcal_mol",
-        "Press": "press_atm",
-        "Volume": "vol_A3",
-        "Step": "step",
-    }
+    units = THERMO_NAMES
     rows: list[list[float]] = []
     stages: list[str] = []
     header: list[str] | None = None

@@ -31,8 +31,10 @@ ENGINE_EXECUTION_KEYS: tuple[str, ...] = (
     "accelerator",
     "command",
     "conda_env",
+    "gpu_model",
     "gpus",
     "launcher",
+    "modules",
     "mpi_ranks",
     "threads",
 )

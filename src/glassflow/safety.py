@@ -27,6 +27,34 @@ def check_name(value: str, key: str) -> str:
     return value
 
 
+PATH_PART_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
+
+
+def check_results_dir(value: str, key: str) -> str:
+    """A results directory, relative or absolute (``/scratch/alice/glassflow``).
+
+    Every path part must be a plain name (letters, digits, ``_ . + -``, not starting
+    with ``.`` or ``-``): no ``..``, no whitespace or newlines, no shell or glob
+    characters (``$ ~ * ; | & ` '`` ...), no empty parts (``//``). One trailing ``/``
+    is allowed. The value is not expanded: write ``/scratch/alice``, not
+    ``/scratch/$USER`` (a shell expands ``--config results_dir=/scratch/$USER/...``).
+    """
+    parts = value.split("/") if isinstance(value, str) else []
+    if parts and parts[0] == "":
+        parts = parts[1:]  # absolute
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts = parts[:-1]  # one trailing slash
+    bad = [p for p in parts if not PATH_PART_PATTERN.fullmatch(p) or p in (".", "..")]
+    if not isinstance(value, str) or not parts or bad:
+        where = f" (bad part {bad[0]!r})" if bad else ""
+        raise ValueError(
+            f"{key}: {value!r} is not a safe directory{where}; use a relative or absolute "
+            "path whose parts are letters, digits, '_', '.', '+', '-' (not starting with "
+            "'.' or '-'), without '..', spaces, '$', '~' or other shell characters"
+        )
+    return value
+
+
 def check_element(value: str, key: str) -> str:
     """An element symbol such as ``Na`` or ``S``."""
     if not isinstance(value, str) or not ELEMENT_PATTERN.fullmatch(value):

@@ -1,13 +1,15 @@
 # Shared by all the workflow's .smk files: the expanded campaign, path patterns, wildcard
 # constraints and input/params functions. No rules here.
 import math
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config import ConfigError, build_campaign, load_schema, replica_label
-from glassflow.lammps import Engine, force_field_context
+from glassflow.lammps import Engine, force_field_context, slurm_resources
+from glassflow.preflight import preflight_settings
 from glassflow.analysis import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
 from glassflow.rule_params import (
     analysis_settings,
@@ -32,6 +34,37 @@ R = str(CAMPAIGN.results)  # results/<campaign>
 ENGINE = Engine.from_config(CFG["engine"])
 MD_ENV = f"../../envs/{CFG['engine']['conda_env']}.yaml"
 ANALYSIS_ENV = "../../envs/analysis.yaml"
+# The envs' post-deploy scripts (envs/*.post-deploy.sh) put this checkout's src/ on
+# the new env's path; Snakemake runs them from the working directory, so they find
+# the workflow through this variable.
+os.environ["GLASSFLOW_SOURCE"] = str(Path(workflow.basedir).resolve())
+
+# How MD jobs are laid out on Slurm (snakemake-executor-plugin-slurm resources: mpi,
+# tasks, cpus_per_task, gpu, gpu_model, tasks_per_gpu; see docs/slurm.md) and the
+# environment modules of the MD rules (--sdm env-modules).
+MD_RESOURCES = slurm_resources(ENGINE)
+MD_MODULES = list(ENGINE.modules)
+# Every MD job waits for the preflight (its output is an ancient() input: a rerun
+# of the preflight reruns no MD job). Params: what the check depends on.
+PREFLIGHT = f"{R}/preflight/lammps.json"
+PREFLIGHT_SETTINGS = canonical(preflight_settings(CFG["engine"]))
+# the MD jobs' GPU request (one task), so that it runs on the same kind of node
+PREFLIGHT_RESOURCES = {
+    k: v for k, v in MD_RESOURCES.items() if k in ("gpu", "gpu_model", "tasks_per_gpu")
+}
+_array_rules = str(
+    getattr(getattr(workflow, "executor_settings", None), "array_jobs", None) or ""
+)
+if ENGINE.is_mpi and (
+    {"all", "production", "melt_quench"}
+    & set(_array_rules.replace(";", ",").replace(" ", "").split(","))
+):
+    raise WorkflowError(
+        "--slurm-array-jobs cannot carry MPI jobs (engine.launcher "
+        f"{ENGINE.launcher}, engine.mpi_ranks {ENGINE.mpi_ranks}): the plugin runs every "
+        "task of an MPI array as its first job; drop melt_quench/production from "
+        "--slurm-array-jobs"
+    )
 
 # Rule params: only the keys a rule computes with, canonical (sorted keys, defaults
 # filled, numbers typed by the schema), so cosmetic config edits rerun nothing. How
@@ -156,7 +189,7 @@ def md_threads():
 
 
 def md_gpus():
-    return ENGINE.gpus if ENGINE.accelerator in ("gpu", "kokkos") else 0
+    return MD_RESOURCES["gpu"]
 
 
 # Cost model for runtime requests: atom-steps per second of one CPU core with this

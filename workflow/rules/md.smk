@@ -4,6 +4,27 @@
 # how LAMMPS is launched comes from the validated config in the scripts.
 
 
+rule preflight:
+    """`<engine.command> -h` in the MD environment: packages and styles present?"""
+    output:
+        report=PREFLIGHT,
+    log:
+        f"{LOGS}/preflight/lammps.log",
+    conda:
+        MD_ENV
+    envmodules:
+        *MD_MODULES,
+    threads: 1
+    resources:
+        **PREFLIGHT_RESOURCES,
+        runtime=10,
+        mem_mb=1000,
+    params:
+        check=PREFLIGHT_SETTINGS,
+    script:
+        "../scripts/preflight.py"
+
+
 rule build_cell:
     output:
         cell=f"{GLASS_DIR}/cell.data",
@@ -28,6 +49,7 @@ rule melt_quench:
     input:
         cell=f"{GLASS_DIR}/cell.data",
         cell_meta=f"{GLASS_DIR}/cell.json",
+        preflight=ancient(PREFLIGHT),
     output:
         glass=f"{GLASS_DIR}/glass.data",
         melt=f"{GLASS_DIR}/melt.data",
@@ -39,13 +61,13 @@ rule melt_quench:
         f"{BENCH}/melt_quench/{{comp}}_rep{{rep}}.tsv"
     conda:
         MD_ENV
+    envmodules:
+        *MD_MODULES,
     threads: md_threads()
     resources:
+        **MD_RESOURCES,
         runtime=melt_quench_runtime,
         mem_mb=2000,
-        gpu=md_gpus(),
-        tasks=ENGINE.mpi_ranks,
-        cpus_per_task=ENGINE.threads,
     params:
         run_keys=lambda wc: run_keys(wc, T_K=CFG["protocol"]["relax_T_K"]),
         force_field=force_field,
@@ -61,6 +83,7 @@ rule production:
     input:
         start=production_start,
         glass_json=f"{GLASS_DIR}/glass.json",
+        preflight=ancient(PREFLIGHT),
     output:
         trajectory=f"{RUN_DIR}/production/trajectory.gtrj",
         thermo=f"{RUN_DIR}/production/thermo.parquet",
@@ -71,13 +94,13 @@ rule production:
         f"{BENCH}/production/{{comp}}_T{{T}}_rep{{rep}}.tsv"
     conda:
         MD_ENV
+    envmodules:
+        *MD_MODULES,
     threads: md_threads()
     resources:
+        **MD_RESOURCES,
         runtime=production_runtime,
         mem_mb=2000,
-        gpu=md_gpus(),
-        tasks=ENGINE.mpi_ranks,
-        cpus_per_task=ENGINE.threads,
     params:
         force_field=force_field,
         protocol=PRODUCTION_PROTOCOL,
