@@ -11,6 +11,7 @@ from glassflow.arrhenius import (
     KB_EV_K,
     arrhenius_table,
     conductivity_points,
+    diffusivity_points,
     fit_arrhenius,
 )
 
@@ -202,3 +203,63 @@ def test_conductivity_points_prefers_all_row() -> None:
 def test_missing_columns_rejected() -> None:
     with pytest.raises(ValueError, match="lacks columns"):
         arrhenius_table(pd.DataFrame({"campaign": ["a"]}))
+
+
+# --------------------------------------------------------------------------- pooled points
+
+
+def _pooled_transport(rng: np.random.Generator, rel_err: float = 0.08) -> pd.DataFrame:
+    """Per-run rows carrying replica-pooled D and sigma (one value per temperature)."""
+    rows = []
+    for T in TEMPS:
+        d = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * T)) * np.exp(rng.normal(0.0, rel_err))
+        sigma = 50.0 * np.exp(-0.4 / (KB_EV_K * T)) / T * np.exp(rng.normal(0.0, rel_err))
+        pooled_ok = T > 1000.0
+        for rep in (1, 2, 3):
+            rows.append(
+                {
+                    "campaign": "demo", "x": 0.5, "m": 2.0, "T_K": T, "replica": rep,
+                    "species": "Na", "D_cm2_s": d * (1 + 0.3 * rep), "D_err_cm2_s": 0.1 * d,
+                    "diffusive": True, "sigma_S_cm": sigma, "sigma_err_S_cm": 0.1 * sigma,
+                    "D_pooled_cm2_s": d, "D_pooled_err_cm2_s": rel_err * d,
+                    "diffusive_pooled": pooled_ok, "n_replicas": 3,
+                    "sigma_pooled_S_cm": sigma if pooled_ok else np.nan,
+                    "sigma_err_pooled_S_cm": rel_err * sigma,
+                }
+            )  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["diffusive"] = df["diffusive"].astype("boolean")
+    df["diffusive_pooled"] = df["diffusive_pooled"].astype("boolean")
+    return df
+
+
+def test_table_uses_pooled_points_with_known_errors() -> None:
+    """One pooled point per temperature (not 3 replicas), weighted by its GLS error;
+    a temperature whose pooled fit is not diffusive is left out."""
+    df = _pooled_transport(np.random.default_rng(9))
+    table = arrhenius_table(df, n_boot=50)
+    na = table[table.species == "Na"].iloc[0]
+    assert na["ci_method"] == "weighted-known"
+    assert na["n_points"] == 4 and na["n_temperatures"] == 4 and na["n_replicas"] == 3
+    assert na["T_min_K"] == 1200.0
+    assert na["E_A_lo_eV"] < E_TRUE < na["E_A_hi_eV"]
+    sig = table[table.quantity == "sigmaT"].iloc[0]
+    assert sig["ci_method"] == "weighted-known" and sig["n_points"] == 4
+    # the per-run path is still there on request
+    assert len(diffusivity_points(df, "Na", pooled=False)) == 15
+
+
+def test_weighted_known_coverage_and_two_points() -> None:
+    """Known errors: the 95 % interval of E_A covers in 93-98.5 % of 400 draws (the
+    scale factor only widens); two temperatures already give an interval."""
+    rng = np.random.default_rng(21)
+    hits = 0
+    for _ in range(400):
+        y = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * TEMPS)) * np.exp(rng.normal(0.0, 0.1, 5))
+        fit = fit_arrhenius(TEMPS, y, 0.1 * y, errors_known=True, two_regime=False)
+        assert fit.ci_method == "weighted-known"
+        hits += fit.E_A_lo_eV <= E_TRUE <= fit.E_A_hi_eV
+    assert 0.93 <= hits / 400 <= 0.985
+    two = fit_arrhenius(TEMPS[:2], A_TRUE * np.exp(-E_TRUE / (KB_EV_K * TEMPS[:2])),
+                        [1e-5, 1e-5], errors_known=True)  # fmt: skip
+    assert two.ci_method == "weighted-known" and two.E_A_lo_eV < E_TRUE < two.E_A_hi_eV

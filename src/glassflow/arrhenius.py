@@ -16,6 +16,13 @@ Confidence intervals (``ci_method`` column):
   undoes the plug-in (1/r) variance of resampling r replicas, the second the
   few-degrees-of-freedom estimate of the replica scatter; without them the plain
   percentile interval under-covers badly for 2-5 replicas.
+* ``"weighted-known"`` (replica-pooled points, one per temperature, whose errors come
+  from the GLS Einstein fit of all replicas together, docs/transport.md): weighted
+  least squares with weights ``1/s_i^2`` taken as known, normal quantiles; if the
+  scatter exceeds the errors (reduced chi-square ``chi2/(n-2) > 1``) the covariance is
+  scaled by it (the Particle Data Group "scale factor"), never shrunk below the
+  quoted errors. Two temperatures already give an interval. This is what
+  :func:`arrhenius_table` uses when the transport table has the pooled columns.
 * ``"weighted-t"`` (fewer than 2 replicas at some temperature): weighted least squares
   with per-point weights ``1/s_i^2``, ``s_i = y_err_i / y_i`` (the propagated error of
   ``ln y``), covariance scaled by the reduced chi-square (Birge ratio, so scatter
@@ -271,6 +278,7 @@ def fit_arrhenius(
     two_regime: bool = True,
     min_side: int = 3,
     aic_margin: float = 2.0,
+    errors_known: bool = False,
 ) -> ArrheniusFit:
     """Fit ``y = y0 exp(-E_A / kB T)`` (physics.md §4 eq 10) to already-selected points.
 
@@ -278,7 +286,9 @@ def fit_arrhenius(
     1-sigma error (same unit; None or non-finite -> equal weights), ``replica`` labels
     (only used to count replicas; the bootstrap resamples points within each
     temperature, one point per replica). Non-finite or non-positive ``y`` are dropped
-    and noted in ``reason``. See the module docstring for the CI methods.
+    and noted in ``reason``. ``errors_known``: the points are replica-pooled estimates
+    whose ``y_err`` are trusted ("weighted-known"). See the module docstring for the CI
+    methods.
     """
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level!r}")
@@ -319,7 +329,18 @@ def fit_arrhenius(
     z = stats.norm.ppf(1.0 - alpha / 2.0)
 
     e_lo = e_hi = la_lo = la_hi = None
-    if counts.min() >= 2:
+    if errors_known and weighted:
+        method = "weighted-known"
+        s = w.sum()
+        su = (w * u).sum()
+        suu = (w * u * u).sum()
+        det = s * suu - su * su
+        scale = max(1.0, rss / (n - 2)) if n > 2 else 1.0
+        se_b = np.sqrt(scale * s / det)
+        se_a = np.sqrt(scale * suu / det)
+        e_lo, e_hi = -b - z * se_b, -b + z * se_b
+        la_lo, la_hi = a - z * se_a, a + z * se_a
+    elif counts.min() >= 2:
         method = "bootstrap-replicas"
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         idx = _bootstrap_indices(groups, n_boot, gen)
@@ -411,14 +432,50 @@ def _empty_points() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in POINT_COLUMNS})
 
 
-def diffusivity_points(transport: pd.DataFrame, species: str) -> pd.DataFrame:
+#: columns of the replica-pooled estimates (glassflow.dynamics_tables.pool_replica_transport)
+POOLED_D_COLUMNS: tuple[str, ...] = ("D_pooled_cm2_s", "D_pooled_err_cm2_s", "diffusive_pooled")
+POOLED_SIGMA_COLUMNS: tuple[str, ...] = ("sigma_pooled_S_cm", "sigma_err_pooled_S_cm")
+
+
+def has_pooled(transport: pd.DataFrame, columns: tuple[str, ...] = POOLED_D_COLUMNS) -> bool:
+    """True when the transport table carries the replica-pooled estimates."""
+    return all(c in transport.columns for c in columns)
+
+
+def _pooled_points(df: pd.DataFrame, y: NDArray, y_err: NDArray, keep: NDArray) -> pd.DataFrame:
+    """One point per (campaign, x, m, T_K) from rows repeating the pooled values."""
+    out = df.loc[keep, ["campaign", "x", "m", "T_K"]].copy()
+    out["replica"] = 0  # the pooled estimate of all replicas
+    out["y"] = y[keep]
+    out["y_err"] = y_err[keep]
+    out["n_replicas"] = (
+        pd.to_numeric(df.loc[keep, "n_replicas"]).to_numpy(dtype=float)
+        if "n_replicas" in df
+        else np.nan
+    )
+    out = out.drop_duplicates(["campaign", "x", "m", "T_K"])
+    return out.sort_values(["campaign", "x", "m", "T_K"]).reset_index(drop=True)
+
+
+def diffusivity_points(
+    transport: pd.DataFrame, species: str, pooled: bool | None = None
+) -> pd.DataFrame:
     """Diffusive D points of one species: columns ``campaign, x, m, T_K, replica, y, y_err``.
 
-    ``y`` is D in cm^2/s. Rows with ``diffusive`` False/<NA> or D <NA>/non-positive are
-    excluded.
+    ``y`` is D in cm^2/s. With the replica-pooled columns (``pooled`` None: whenever
+    present) there is one point per temperature, the pooled GLS estimate with its
+    standard error (``replica`` 0, plus ``n_replicas``), kept where
+    ``diffusive_pooled``; otherwise one point per run, kept where ``diffusive``. Rows
+    with D <NA> or non-positive are excluded.
     """
     check_transport_columns(transport)
     df = transport[transport["species"] == species]
+    if pooled or (pooled is None and has_pooled(transport)):
+        y = _numeric(df["D_pooled_cm2_s"])
+        flag = df["diffusive_pooled"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        keep = flag & np.isfinite(y) & (y > 0)
+        pts = _pooled_points(df, y, _numeric(df["D_pooled_err_cm2_s"]), keep)
+        return pts if len(pts) else _empty_points()
     y = _numeric(df["D_cm2_s"])
     keep = _diffusive_mask(df) & np.isfinite(y) & (y > 0)
     out = df.loc[keep, ["campaign", "x", "m", "T_K", "replica"]].copy()
@@ -427,15 +484,28 @@ def diffusivity_points(transport: pd.DataFrame, species: str) -> pd.DataFrame:
     return out.reset_index(drop=True) if len(out) else _empty_points()
 
 
-def conductivity_points(transport: pd.DataFrame, times_T: bool = False) -> pd.DataFrame:
+def conductivity_points(
+    transport: pd.DataFrame, times_T: bool = False, pooled: bool | None = None
+) -> pd.DataFrame:
     """Diffusive conductivity points, one per run: ``campaign, x, m, T_K, replica, y, y_err``.
 
-    ``y`` is sigma in S/cm (``times_T=False``) or sigma*T in S K/cm. Sigma is a
+    ``y`` is sigma in S/cm (``times_T=False``) or sigma*T in S K/cm. With the
+    replica-pooled columns (``pooled`` None: whenever present) there is one point per
+    temperature, the collective sigma of all replicas' charge MSDs fitted together
+    (``replica`` 0), kept where it is finite and positive. Otherwise sigma is a
     property of the run, so it may be repeated on every species row; per run the row
     used is species "all" if present, else "Na", else the first row with a finite
     sigma, and that row's ``diffusive`` flag decides whether the point is kept.
     """
     check_transport_columns(transport)
+    if pooled or (pooled is None and has_pooled(transport, POOLED_SIGMA_COLUMNS)):
+        y = _numeric(transport["sigma_pooled_S_cm"])
+        keep = np.isfinite(y) & (y > 0)
+        pts = _pooled_points(transport, y, _numeric(transport["sigma_err_pooled_S_cm"]), keep)
+        if pts.empty:
+            return _empty_points()
+        factor = pts["T_K"].to_numpy(dtype=np.float64) if times_T else 1.0
+        return pts.assign(y=pts["y"] * factor, y_err=pts["y_err"] * factor)
     df = transport.copy()
     df["_sig"] = _numeric(df["sigma_S_cm"])
     df["_err"] = _numeric(df["sigma_err_S_cm"])
@@ -475,7 +545,10 @@ def arrhenius_table(
 ) -> pd.DataFrame:
     """Tidy Arrhenius table from a transport summary (physics.md §4 eq 10).
 
-    Input columns: ``TRANSPORT_COLUMNS``. One output row per (campaign, x, m) and
+    Input columns: ``TRANSPORT_COLUMNS``; when the table also has the replica-pooled
+    columns (:data:`POOLED_D_COLUMNS`, :data:`POOLED_SIGMA_COLUMNS`) the fits use one
+    pooled point per temperature with its GLS error ("weighted-known") instead of the
+    replica bootstrap. One output row per (campaign, x, m) and
     quantity: ``"D"`` for every species present (Na, Si, S first) and ``"sigmaT"``
     (species ``"all"``). Output columns: ``ARRHENIUS_COLUMNS``; float columns are
     pandas ``Float64`` (``<NA>`` where not available), counts ``Int64``. ``E_A`` is
@@ -483,16 +556,18 @@ def arrhenius_table(
     """
     check_transport_columns(transport)
     rng = np.random.default_rng(seed)
+    pooled_d = has_pooled(transport)
+    pooled_s = has_pooled(transport, POOLED_SIGMA_COLUMNS)
     compositions = (
         transport[["campaign", "x", "m"]].drop_duplicates().sort_values(["campaign", "x", "m"])
     )
-    tasks: list[tuple[str, str, pd.DataFrame]] = [
-        ("D", sp, diffusivity_points(transport, sp)) for sp in _species_list(transport)
+    tasks: list[tuple[str, str, pd.DataFrame, bool]] = [
+        ("D", sp, diffusivity_points(transport, sp), pooled_d) for sp in _species_list(transport)
     ]
-    tasks.append(("sigmaT", "all", conductivity_points(transport, times_T=True)))
+    tasks.append(("sigmaT", "all", conductivity_points(transport, times_T=True), pooled_s))
     rows = []
     for comp in compositions.itertuples(index=False):
-        for quantity, species, points in tasks:
+        for quantity, species, points, pooled in tasks:
             sel = points[
                 (points["campaign"] == comp.campaign)
                 & (points["x"] == comp.x)
@@ -509,7 +584,12 @@ def arrhenius_table(
                 two_regime=two_regime,
                 min_side=min_side,
                 aic_margin=aic_margin,
+                errors_known=pooled,
             )
+            fit_d = asdict(fit)
+            reps = sel["n_replicas"].to_numpy(dtype=float) if "n_replicas" in sel else []
+            if pooled and np.any(np.isfinite(reps)):
+                fit_d["n_replicas"] = int(np.nanmax(reps))
             row = {
                 "campaign": comp.campaign,
                 "x": comp.x,
@@ -517,7 +597,7 @@ def arrhenius_table(
                 "quantity": quantity,
                 "species": species,
                 "prefactor_unit": PREFACTOR_UNITS[quantity],
-                **asdict(fit),
+                **fit_d,
             }
             if fit.E_A_eV is None and fit.n_points == 0:
                 row["reason"] = "no diffusive points"
