@@ -78,6 +78,7 @@ class RunStatus:
     wall_ns: float | None = None  # production ns covered by wall_time_s
     idle_s: float | None = None  # seconds since the run last wrote a file
     detail: str = ""
+    remaining_s: float | None = None  # LAMMPS's estimate (thermo cpuremain) for running runs
 
 
 @dataclass
@@ -221,6 +222,35 @@ def production_steps_in_log(text: str) -> int | None:
                 continue
             last = int(words[0])
     return last
+
+
+def production_remaining_in_log(text: str) -> float | None:
+    """Wall seconds LAMMPS expects the production run to take still (thermo ``cpuremain``).
+
+    The ``CPULeft`` column of the last thermo row after the last
+    ``GLASSFLOW_STAGE production`` marker; None without that column (logs of inputs
+    rendered before it was added) or without a row.
+    """
+    at = text.rfind(PRODUCTION_MARKER)
+    if at < 0:
+        return None
+    left: float | None = None
+    col: int | None = None
+    n_cols = 0
+    for line in text[at:].splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "Step":
+            n_cols = len(words)
+            col = words.index("CPULeft") if "CPULeft" in words else None
+            continue
+        if col is not None and len(words) == n_cols and words[0].isdigit():
+            try:
+                left = float(words[col])
+            except ValueError:
+                continue
+    return left
 
 
 def restart_steps(run_dir: Path) -> list[int]:
@@ -376,6 +406,10 @@ def run_status(
     if idle is not None and idle <= active_s:
         status.state = "running"
         status.detail = f"step {step}" if step is not None else "starting"
+        left = [production_remaining_in_log(_read_text(p) or "") for p in logs]
+        if (known := [x for x in left if x is not None]) and step is not None:
+            status.remaining_s = known[-1]
+            status.detail += f", about {_duration(known[-1])} left (LAMMPS estimate)"
         return status
     if err := error_line(own_log):
         status.state, status.detail = "failed", f"production: {err}"

@@ -136,7 +136,9 @@ def build_problems(
             "accelerator"
         )
     wanted = required_styles(engine, kspace_style)
-    keys = {"pair": "engine.accelerator", "kspace": "engine.kspace_style"}
+    # a plain style missing is the build's fault, a suffixed one the accelerator's
+    pair_key = "engine.accelerator" if engine.accelerator != "none" else "engine.command"
+    keys = {"pair": pair_key, "kspace": "engine.kspace_style"}
     for kind, style in wanted.items():
         have = build.styles.get(kind, frozenset())
         if style not in have and not (package is not None and package not in build.packages):
