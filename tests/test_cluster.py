@@ -478,3 +478,13 @@ def test_dry_run_shows_mpi_resources_modules_and_preflight(tmp_path, tiny_config
     preflight_job = out.split("rule preflight:")[1].split("\n\n")[0]
     assert "gpu=0" in preflight_job and "mpi=" not in preflight_job
     assert re.search(r"^preflight\s+1$", out, re.M)
+
+
+def test_lammps_environment_drops_the_enclosing_steps_pmi(monkeypatch):
+    """A single-rank LAMMPS inside a `srun --mpi=pmi2` step must start as a singleton."""
+    from glassflow.lammps import lammps_environment
+
+    outer = {"PMI_FD": "11", "PMI_RANK": "0", "PMI2_SIZE": "1", "PMIX_RANK": "0", "HOME": "/h"}
+    env = lammps_environment(4, outer)
+    assert env == {"PMIX_RANK": "0", "HOME": "/h", "OMP_NUM_THREADS": "4"}
+    assert outer["PMI_FD"] == "11"  # the caller's mapping is left alone

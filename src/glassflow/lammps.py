@@ -381,13 +381,32 @@ def render_production_resume(
     return _ENV.get_template("production_resume.lmp.j2").render(**ctx)
 
 
+def lammps_environment(
+    threads: int = 1, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Environment of a LAMMPS process: ``OMP_NUM_THREADS`` set, process-manager
+    variables of an enclosing job step removed.
+
+    Inside a Slurm job step started with ``--mpi=pmi2`` (e.g. the Slurm plugin's
+    ``srun -n1`` around every non-MPI job), ``PMI_FD``/``PMI_RANK``... name a socket
+    of that step which the LAMMPS child does not inherit, and an MPICH LAMMPS then
+    aborts in ``MPI_Init`` ("PMI_Init failed"). Without them it starts as a
+    single-rank (singleton) run; an MPI launcher sets its own.
+    """
+    env = dict(os.environ if environ is None else environ)
+    for key in list(env):
+        if key.startswith(("PMI_", "PMI2_")):
+            del env[key]
+    env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
 def run_lammps(cmd: Sequence[str], cwd: str | Path, log_path: str | Path, threads: int = 1) -> None:
     """Run LAMMPS (argument list, no shell) in ``cwd``; stdout/stderr go to ``log_path``.
 
     Raises RuntimeError with the tail of the log when LAMMPS fails.
     """
-    env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(threads)
+    env = lammps_environment(threads)
     with open(log_path, "a") as log:
         log.write("$ " + " ".join(cmd) + f"\n(in {cwd})\n")
         log.flush()

@@ -36,6 +36,7 @@ from glassflow.lammps import (
     KSPACE_WITHOUT_VARIANT,
     PAIR_STYLE,
     Engine,
+    lammps_environment,
     resolve_executable,
 )
 
@@ -193,6 +194,7 @@ def lammps_help(command: list[str], cache_dir: Path | None = None, timeout: floa
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
+            env=lammps_environment(1),
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise PreflightError(f"engine.command: {' '.join(argv)} could not run: {err}") from err

