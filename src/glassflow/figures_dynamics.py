@@ -42,7 +42,8 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def plot_msd(pooled: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> Path:
-    """MSD(t) log-log per species, one curve per T, fitted window drawn thick."""
+    """MSD(t) log-log per species, one curve per T; the replica-pooled Einstein fit window
+    (docs/transport.md) drawn thick where the pooled fit is diffusive."""
     msd = pooled[pooled["quantity"] == "msd_A2"]
     species = sorted(msd["species"].unique())
     fig, axes = _species_axes(len(species), "Mean-squared displacement (replica-pooled)")
@@ -59,7 +60,7 @@ def plot_msd(pooled: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> P
                 ax.loglog(t[sel], y[sel], color=cols[temp], lw=4, alpha=0.45)
         ax.set_xlabel("t (ps)")
         ax.set_ylabel(r"$\langle r^2(t)\rangle$ ($\AA^2$)")
-        ax.set_title(f"{sp}  (thick: Einstein fit window)", fontsize=9)
+        ax.set_title(f"{sp}  (thick: pooled GLS fit window)", fontsize=9)
         ax.legend(fontsize=7)
     return _save(fig, path)
 
