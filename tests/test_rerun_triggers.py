@@ -91,7 +91,7 @@ def campaign(tmp_path_factory):
     c.reference_thermo = c.thermo()
     c.glass = (root / "results/tiny/x0.50_m2.00/rep01/glass/glass.data").read_bytes()
     info = c.run_json()
-    assert info["n_segments"] == 1 and info["resumed_from_step"] is None
+    assert info["n_lammps_runs"] == 1 and info["resumed_from_step"] is None
     assert info["n_frames"] == PRODUCTION_PS * 100 + 1
     return c
 
@@ -99,7 +99,7 @@ def campaign(tmp_path_factory):
 def assert_reference(c: Campaign) -> None:
     """The rerun completed and reproduced the clean run bit for bit."""
     info = c.run_json()
-    assert info["n_segments"] == 1 and info["resumed_from_step"] is None, info
+    assert info["n_lammps_runs"] == 1 and info["resumed_from_step"] is None, info
     open_trajectory(c.trajectory, verify=True)
     assert c.trajectory.read_bytes() == c.reference
     pd.testing.assert_frame_equal(c.thermo(), c.reference_thermo)
@@ -170,7 +170,7 @@ def assert_resumed(c: Campaign) -> None:
     """Completed from a restart file: exact frames before it, same frames and time stamps,
     statistically equal temperature and potential energy after it."""
     info = c.run_json()
-    assert info["n_segments"] == 2 and info["resumed_from_step"] >= 1000, info
+    assert info["n_lammps_runs"] == 2 and info["resumed_from_step"] >= 1000, info
     step = info["resumed_from_step"]
     traj = open_trajectory(c.trajectory, verify=True)
     ref_path = c.root / "reference.gtrj"

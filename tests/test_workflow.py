@@ -182,5 +182,5 @@ def test_killed_production_job_leaves_nothing_complete(tmp_path, lmp):
     import json
 
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["n_segments"] == 2 and info["resumed_from_step"] > 0
+    assert info["n_lammps_runs"] == 2 and info["resumed_from_step"] > 0
     assert info["n_frames"] == 40 * 100 + 1

@@ -37,6 +37,7 @@ from glassflow.config_checks import analysis_problems, run_facts
 from glassflow.lammps import engine_problems
 from glassflow.potential import Potential, load_potential
 from glassflow.safety import check_command, check_element, check_name, check_results_dir
+from glassflow.segments import segment_problems
 
 
 class ConfigError(ValueError):
@@ -489,6 +490,9 @@ def _check_protocol(cfg: dict[str, Any]) -> None:
             "config key 'protocol.production_ps': production must hold at least two frames "
             f"(dump_interval_fs = {p['dump_interval_fs']})"
         )
+    sysc = cfg["system"]
+    if problems := segment_problems(p, (sysc["modifier"], sysc["former"], sysc["anion"])):
+        raise config_error(problems)
     q = p["quench"]
     if q["mode"] == "three_stage" and not (
         p["melt_T_K"] > q["slow_from_K"] > q["slow_to_K"] >= p["relax_T_K"]

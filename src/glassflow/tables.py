@@ -97,8 +97,38 @@ def run_row(run: Mapping[str, Any]) -> dict:
         kspace=f"{run['engine']['kspace_style']} {run['engine']['kspace_accuracy']:g}",
         cutoff_A=float(run["engine"]["cutoff_A"]),
         host=run.get("host", ""),
+        **segment_columns(run),
     )
     return row
+
+
+def segment_columns(run: Mapping[str, Any]) -> dict[str, Any]:
+    """Runs-table columns of a run's production segments (glassflow.segments).
+
+    ``n_segments``, ``total_production_ps``, ``stop_reason`` ("fixed length",
+    "converged: ...", "max_production_ps reached ..."), ``segment_rel_errors`` (JSON
+    text: per element, the 1 sigma relative error of D after each segment, null where
+    not diffusive) and ``rel_err_D_<el>`` after the last segment (NaN: no D). A run.json
+    written before segments existed was one fixed-length run.
+    """
+    if "stop_reason" not in run:
+        return {
+            "n_segments": 1,
+            "total_production_ps": float(run["protocol"]["production_ps"]),
+            "stop_reason": "fixed length",
+            "segment_rel_errors": "{}",
+        }
+    rel = run.get("segment_rel_errors") or {}
+    return {
+        "n_segments": int(run["n_segments"]),
+        "total_production_ps": float(run["total_production_ps"]),
+        "stop_reason": str(run["stop_reason"]),
+        "segment_rel_errors": json.dumps(rel, sort_keys=True),
+        **{
+            f"rel_err_D_{el}": float("nan") if not v or v[-1] is None else float(v[-1])
+            for el, v in sorted(rel.items())
+        },
+    }
 
 
 def runs_table(run_jsons: Sequence[str | Path]) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 # Shared by all the workflow's .smk files: the expanded campaign, path patterns, wildcard
 # constraints and input/params functions. No rules here.
+import json
 import math
 import os
 import sys
@@ -21,6 +22,7 @@ from glassflow.rule_params import (
     potential_settings,
     production_protocol,
 )
+from glassflow.segments import SegmentPlan, segments_to_run
 from glassflow.tables import config_hash
 
 SCHEMA_FILE = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
@@ -75,6 +77,24 @@ SCHEMA = load_schema(SCHEMA_FILE)
 ENGINE_PHYSICS = engine_physics(CFG, SCHEMA)
 MELT_QUENCH_PROTOCOL = melt_quench_protocol(CFG, SCHEMA)
 PRODUCTION_PROTOCOL = production_protocol(CFG, SCHEMA)
+# Production in segments (glassflow.segments): without a target and with one segment
+# the production rule runs LAMMPS itself, with today's params; otherwise it stitches
+# the segments of checkpoint production_segment and its params hold the segment keys.
+SEGMENTS = SegmentPlan.from_protocol(CFG["protocol"], CFG["system"]["modifier"])
+SEGMENT_KEYS = (
+    "converge_species",
+    "max_production_ps",
+    "segment_ps",
+    "target_rel_error",
+)
+PRODUCTION_RUN_PROTOCOL = (
+    canonical(
+        dict(PRODUCTION_PROTOCOL, **{k: CFG["protocol"].get(k) for k in SEGMENT_KEYS}),
+        SCHEMA["properties"]["protocol"],
+    )
+    if SEGMENTS.segmented
+    else PRODUCTION_PROTOCOL
+)
 RUN_ANALYSIS_SETTINGS = analysis_settings(
     CFG, SCHEMA, ("dynamics", "structure", "softness")
 )
@@ -85,6 +105,7 @@ PHYSICS_HASH = config_hash(physics_config(CFG, SCHEMA))
 # Path patterns ------------------------------------------------------------------
 GLASS_DIR = f"{R}/{{comp}}/rep{{rep}}/glass"
 RUN_DIR = f"{R}/{{comp}}/T{{T}}/rep{{rep}}"
+SEG_DIR = f"{RUN_DIR}/production/segments/{{seg}}"  # one production segment
 TABLES = f"{R}/tables"
 FIGURES = f"{R}/figures"
 LOGS = f"{R}/logs"
@@ -99,6 +120,7 @@ wildcard_constraints:
     T=r"\d+",
     rep=r"\d\d+",
     x=r"\d\.\d{2}",
+    seg=r"[1-9]\d*",
 
 
 def comp_run(wildcards):
@@ -211,16 +233,137 @@ def melt_quench_runtime(wildcards, attempt):
 
 
 def production_runtime(wildcards, attempt):
+    if SEGMENTS.segmented:  # stitching the segments' files
+        return 10 * attempt
     p = CFG["protocol"]
     ps = p["equilibration_ps"] + p["production_ps"] + 3000.0 / p["ramp_rate_K_ps"]
     n = comp_run(wildcards).composition.n_atoms
     return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
 
 
+def segment_runtime(wildcards, attempt):
+    """MD time of one segment (the first one also ramps and equilibrates)."""
+    p = CFG["protocol"]
+    ps = SEGMENTS.segment_ps
+    if int(wildcards.seg) == 1:
+        ps += p["equilibration_ps"] + 3000.0 / p["ramp_rate_K_ps"]
+    n = comp_run(wildcards).composition.n_atoms
+    return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
+
+
+def production_threads():
+    return 1 if SEGMENTS.segmented else md_threads()
+
+
+# the production rule stitches segments on one core when the run is segmented
+PRODUCTION_RESOURCES = {} if SEGMENTS.segmented else MD_RESOURCES
+
+
+def segment_number(wildcards):
+    """The segment index of a wildcard set; clear error outside the plan."""
+    k = int(wildcards.seg)
+    if k > SEGMENTS.n_max:
+        raise WorkflowError(
+            f"production segment {k} is beyond this campaign's plan: at most "
+            f"{SEGMENTS.n_max} segments of {SEGMENTS.segment_ps:g} ps "
+            "(protocol.max_production_ps / protocol.segment_ps)"
+        )
+    return k
+
+
+def segment_protocol(wildcards):
+    """Params of a segment: the production physics without the run length, and the
+    segment's start and end (ps of production)."""
+    start, end = SEGMENTS.bounds_ps(segment_number(wildcards))
+    p = {k: v for k, v in PRODUCTION_PROTOCOL.items() if k != "production_ps"}
+    return canonical(dict(p, segment_start_ps=float(start), segment_end_ps=float(end)))
+
+
+def segment_path(wildcards, k, name):
+    return f"{SEG_DIR}/{name}".format(
+        comp=wildcards.comp, T=wildcards.T, rep=wildcards.rep, seg=k
+    )
+
+
+def segment_inputs(wildcards):
+    """Segment 1 starts from the glass (or melt); segment k from segment k-1's end
+    state, and its D estimate needs the frames of every earlier segment."""
+    k = segment_number(wildcards)
+    common = {
+        "glass_json": f"{GLASS_DIR}/glass.json".format(
+            comp=wildcards.comp, rep=wildcards.rep
+        ),
+        "preflight": ancient(PREFLIGHT),
+    }
+    if k == 1:
+        return dict(common, start=production_start(wildcards), previous_frames=[])
+    return dict(
+        common,
+        restart=segment_path(wildcards, k - 1, "end.restart"),
+        previous_record=segment_path(wildcards, k - 1, "segment.json"),
+        previous_frames=[
+            segment_path(wildcards, j, "frames.gtrj") for j in range(1, k)
+        ],
+    )
+
+
+def segment_mem_mb(wildcards, attempt):
+    """Memory of the D estimate: one block of atoms over every frame so far."""
+    p = CFG["protocol"]
+    frames = (
+        SEGMENTS.bounds_ps(segment_number(wildcards))[1] * 1000 / p["dump_interval_fs"]
+    )
+    block = DYNAMICS_SETTINGS.get("chunk_atoms", 256) * 3 * (frames + 1) * 8 * 8
+    return max(2000, math.ceil(attempt * (block / 1e6 + 1000)))
+
+
+def production_segments(wildcards):
+    """Segments of a run: the ones that cover production_ps, then (with a target) one
+    more for each segment whose verdict is 'not converged', up to max_production_ps.
+
+    The verdicts are read from checkpoint production_segment: a dry run lists the
+    segments known in advance and leaves the rest to checkpoint evaluation.
+    """
+
+    def read_record(k):
+        out = checkpoints.production_segment.get(
+            comp=wildcards.comp, T=wildcards.T, rep=wildcards.rep, seg=str(k)
+        ).output
+        return json.loads(Path(out.record).read_text())
+
+    return segments_to_run(read_record, SEGMENTS)
+
+
+def production_inputs(wildcards):
+    """Unsegmented: the start structure. Segmented: every segment's files, in order."""
+    glass_json = f"{GLASS_DIR}/glass.json".format(
+        comp=wildcards.comp, rep=wildcards.rep
+    )
+    if not SEGMENTS.segmented:
+        return {
+            "start": production_start(wildcards),
+            "glass_json": glass_json,
+            "preflight": ancient(PREFLIGHT),
+        }
+    segs = production_segments(wildcards)
+    return {
+        "glass_json": glass_json,
+        **{
+            f"segment_{kind}": [segment_path(wildcards, k, name) for k in segs]
+            for kind, name in (
+                ("frames", "frames.gtrj"),
+                ("thermo", "thermo.parquet"),
+                ("records", "segment.json"),
+            )
+        },
+    }
+
+
 def trajectory_mem_mb(wildcards, attempt):
     """Analysis memory: about twice one trajectory, at least 1 GB."""
     p = CFG["protocol"]
-    frames = p["production_ps"] * 1000 / p["dump_interval_fs"] + 1
+    longest = SEGMENTS.n_max * SEGMENTS.segment_ps  # a segmented run may be extended
+    frames = longest * 1000 / p["dump_interval_fs"] + 1
     n = comp_run(wildcards).composition.n_atoms
     vel = 2 if p["dump_velocities"] else 1
     return max(1000, math.ceil(attempt * (2 * frames * n * 12 * vel / 1e6 + 500)))

@@ -79,11 +79,44 @@ rule melt_quench:
         "../scripts/melt_quench.py"
 
 
+# Production in segments (glassflow.segments), used when protocol.target_rel_error is
+# set or protocol.segment_ps < production_ps: each segment is one job that continues
+# the previous one's end state and records D +- error in segment.json; the production
+# rule's input function reads those verdicts and asks for another segment until D has
+# converged or max_production_ps is reached.
+checkpoint production_segment:
+    input:
+        unpack(segment_inputs),
+    output:
+        frames=f"{SEG_DIR}/frames.gtrj",
+        thermo=f"{SEG_DIR}/thermo.parquet",
+        restart=f"{SEG_DIR}/end.restart",
+        record=f"{SEG_DIR}/segment.json",
+    log:
+        f"{LOGS}/production_segment/{{comp}}_T{{T}}_rep{{rep}}_seg{{seg}}.log",
+    benchmark:
+        f"{BENCH}/production_segment/{{comp}}_T{{T}}_rep{{rep}}_seg{{seg}}.tsv"
+    conda:
+        MD_ENV
+    envmodules:
+        *MD_MODULES,
+    threads: md_threads()
+    resources:
+        **MD_RESOURCES,
+        runtime=segment_runtime,
+        mem_mb=segment_mem_mb,
+    params:
+        force_field=force_field,
+        protocol=segment_protocol,
+        engine=ENGINE_PHYSICS,
+        run_keys=run_keys,
+    script:
+        "../scripts/production_segment.py"
+
+
 rule production:
     input:
-        start=production_start,
-        glass_json=f"{GLASS_DIR}/glass.json",
-        preflight=ancient(PREFLIGHT),
+        unpack(production_inputs),
     output:
         trajectory=f"{RUN_DIR}/production/trajectory.gtrj",
         thermo=f"{RUN_DIR}/production/thermo.parquet",
@@ -96,14 +129,14 @@ rule production:
         MD_ENV
     envmodules:
         *MD_MODULES,
-    threads: md_threads()
+    threads: production_threads()
     resources:
-        **MD_RESOURCES,
+        **PRODUCTION_RESOURCES,
         runtime=production_runtime,
         mem_mb=2000,
     params:
         force_field=force_field,
-        protocol=PRODUCTION_PROTOCOL,
+        protocol=PRODUCTION_RUN_PROTOCOL,
         engine=ENGINE_PHYSICS,
         run_keys=run_keys,
     script:

@@ -1,19 +1,29 @@
-"""Snakemake script: one production run (composition, T, replica) with LAMMPS."""
+"""Snakemake script: one production run (composition, T, replica).
+
+Unsegmented campaigns (no protocol.target_rel_error, one segment): LAMMPS runs here.
+Segmented ones: the segments (rule production_segment) have run; their frames and thermo
+are stitched into the run's trajectory and thermo table, and run.json says how many
+segments there were and why the run stopped.
+"""
 
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from glassflow.lammps import Engine, lammps_command
-from glassflow.lammps_io import parse_thermo_logs
 from glassflow.protocol import (
-    production_logs,
+    production_thermo,
     provenance,
     run_production,
+    stitch_thermo,
+    stitch_trajectories,
     write_json_atomic,
     write_parquet_atomic,
 )
 from glassflow.rule_params import execution_settings, script_config
 from glassflow.runlog import logged
+from glassflow.segments import SegmentPlan, fixed_run_summary, run_summary
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
@@ -24,19 +34,53 @@ with logged(smk.log[0]) as log:
     cfg = script_config(smk.config, smk.scriptdir)
     engine_settings = dict(smk.params.engine, **execution_settings(cfg)["engine"])
     engine = Engine.from_config(engine_settings)
-    context = dict(smk.params.force_field, label=keys["comp"], replica=keys["replica"])
-    info = run_production(
-        workdir,
-        smk.input.start,
-        context,
-        smk.params.protocol,
-        engine,
-        keys["T_K"],
-        smk.log[0],
-        smk.output.trajectory,
-    )
-    log.info("production done: %d frames in %.1f s", info["n_frames"], info["wall_time_s"])
-    thermo = parse_thermo_logs(production_logs(workdir))
+    protocol = smk.params.protocol
+    if hasattr(smk.input, "segment_records"):  # a segmented run: stitch
+        records = [json.loads(Path(p).read_text()) for p in smk.input.segment_records]
+        plan = SegmentPlan.from_protocol(cfg["protocol"], cfg["system"]["modifier"])
+        summary = run_summary(records, plan)
+        n = stitch_trajectories(smk.input.segment_frames, smk.output.trajectory)
+        thermo = stitch_thermo([pd.read_parquet(p) for p in smk.input.segment_thermo])
+        info = {
+            "wall_time_s": float(sum(r["wall_time_s"] for r in records)),
+            "lammps_version": records[-1]["lammps_version"],
+            "n_frames": n,
+            "n_lammps_runs": int(sum(r["n_lammps_runs"] for r in records)),
+            "resumed_from_step": None,
+            "segments": [
+                {
+                    name: r[name]
+                    for name in ("segment", "start_ps", "total_ps", "wall_time_s",
+                                 "n_lammps_runs", "resumed_from_step", "n_frames", "host")
+                }
+                for r in records
+            ],
+            **summary,
+        }  # fmt: skip
+        log.info(
+            "production stitched from %d segments: %d frames, %.4g ps; %s",
+            len(records),
+            n,
+            summary["total_production_ps"],
+            summary["stop_reason"],
+        )
+    else:
+        context = dict(smk.params.force_field, label=keys["comp"], replica=keys["replica"])
+        info = run_production(
+            workdir,
+            smk.input.start,
+            context,
+            protocol,
+            engine,
+            keys["T_K"],
+            smk.log[0],
+            smk.output.trajectory,
+        )
+        info.pop("start_step")
+        info.pop("end_step")
+        info.update(fixed_run_summary(protocol["production_ps"]))
+        log.info("production done: %d frames in %.1f s", info["n_frames"], info["wall_time_s"])
+        thermo = production_thermo(workdir, protocol["timestep_fs"])
     write_parquet_atomic(thermo, smk.output.thermo)
     cell = json.loads(Path(smk.input.glass_json).read_text())
     prod = thermo[thermo["stage"] == "production"]
@@ -58,7 +102,7 @@ with logged(smk.log[0]) as log:
         density_g_cm3=cell["density_g_cm3"],
         engine=engine_settings,
         lammps_command=lammps_command(engine, "in.production.lmp"),
-        protocol=smk.params.protocol,
+        protocol=protocol,
         mean_temp_K=float(prod["temp_K"].mean()),
         mean_etotal_kcal_mol=float(prod["etotal_kcal_mol"].mean()),
         mean_press_atm=float(prod["press_atm"].mean()),
