@@ -7,7 +7,7 @@ the fourth moment are linear in per-atom correlation sums, the power spectra of 
 atoms of a block are summed *before* the inverse FFT: one inverse transform per block.
 
 Units: positions Å, times ps, velocities Å/ps (``glassflow.trajectory``).
-Equations refer to /work/shared/physics.md §4 (and the seed numbering quoted there):
+Equations refer to docs/physics.md §4 (and the seed numbering quoted there):
 
 - MSD, eq 2: ``<r^2(t)> = <1/N sum_j |r_j(t) - r_j(0)|^2>`` over all origins;
 - non-Gaussian parameter, eq 13: ``alpha2(t) = 3<r^4>/(5<r^2>^2) - 1``;

@@ -9,21 +9,29 @@ Tables (one run):
 
 - **curves** (long format): ``quantity`` in {``msd_A2``, ``r4_A4``, ``alpha2``,
   ``charge_msd_e2A2``, ``vacf_A2_ps2``} (the quantity name carries its unit), ``t_ps``,
-  ``value``, ``n_atoms``, ``n_origins`` (atoms x origins is the pooling weight).
-  ``charge_msd_e2A2`` (collective ``|sum_i z_i dr_i|^2`` with COM drift removed) has
-  ``species='all'``.
+  ``value``, ``n_atoms``, ``n_origins`` (atoms x origins is the pooling weight; the
+  lag is ``n_frames - n_origins``). The lags are the log-spaced ones (``n_lags``) plus
+  ``n_fit_lags`` evenly spaced ones up to ``max_lag_fraction`` of the run, on which the
+  Einstein fits are done. ``charge_msd_e2A2`` (collective ``|sum_i z_i dr_i|^2`` with
+  COM drift removed) has ``species='all'``.
 - **vanhove**: ``t_ps, r_A, Gs_inv_A3`` (eq 11, Å^-3), ``Gs_gauss_inv_A3`` (eq 12 with
   the measured <r^2>), ``radial_Gs_inv_A`` = 4 pi r^2 G_s and ``radial_Gs_gauss_inv_A``
   (Å^-1, integrate to 1 over r), ``msd_A2``, ``n_atoms``, ``n_origins``.
-- **summary**: one row per species with ``D_cm2_s, D_err_cm2_s, D_gk_cm2_s,
-  D_gk_err_cm2_s, diffusive, reason, fit_t_min_ps, fit_t_max_ps, tau_star_ps,
+- **summary**: one row per species with this run's GLS Einstein fit
+  (docs/transport.md) ``D_cm2_s, D_err_cm2_s, D_lo_cm2_s, D_hi_cm2_s, diffusive,
+  reason, fit_t_min_ps, fit_t_max_ps, max_lag_ps, msd_max_lag_A2, loglog_slope,
+  loglog_slope_err``, ``D_gk_cm2_s, D_gk_err_cm2_s, gk_reason, tau_star_ps,
   alpha2_max`` and the run-level conductivity ``sigma_ne_S_cm, sigma_ne_err_S_cm,
-  sigma_S_cm, sigma_err_S_cm, haven_ratio, haven_ratio_err, sigma_reason`` **repeated on
-  every species row** (so that filtering one species keeps everything needed for an
-  Arrhenius plot; de-duplicate on the run keys before summing run-level columns).
-  sigma_NE sums the species that have a diffusive regime (``sigma_ne_species``); the
-  collective sigma is fitted on the charge MSD over the diffusive window of the species
-  that dominates sigma_NE.
+  sigma_S_cm, sigma_err_S_cm, sigma_lo_S_cm, sigma_hi_S_cm, haven_ratio,
+  haven_ratio_err, haven_ratio_lo, haven_ratio_hi, sigma_ne_species, sigma_reason``
+  **repeated on every species row** (so that filtering one species keeps everything
+  needed for an Arrhenius plot; de-duplicate on the run keys before summing run-level
+  columns), plus the fit settings used (:data:`FIT_SETTING_COLUMNS`). sigma_NE sums the
+  species that have a diffusive regime; the collective sigma is fitted on the charge
+  MSD from the fit start of the species that dominates sigma_NE. Once all replicas of
+  a (composition, T) are combined, :func:`pool_replica_transport` adds the
+  replica-pooled columns (``D_pooled_*``, ``diffusive_pooled``, ``reason_pooled``,
+  ``sigma_*_pooled``, ``haven_ratio*_pooled``, ``D_replica_p_value``, ``n_replicas``).
 - **fastslow**: ``pair`` in {fast-fast, slow-slow, fast-slow}, ``r_A``, ``g_r`` (Na-Na at
   t = 0) and the partition's scalars (``lag_ps`` used, ``n_fast``, ``n_slow``,
   ``si_cn_S_near_fast``, ``si_cn_S_near_slow``, ``n_S_near_fast``, ``n_S_near_slow``).

@@ -1,30 +1,30 @@
 """Transport coefficients from dynamics curves: Einstein and Green-Kubo D, conductivity.
 
-Equations refer to /work/shared/physics.md §4:
-eq 3 (Green-Kubo D), eq 4 (Einstein D), eq 5 (collective conductivity with cross terms),
-eq 8 (Nernst-Einstein), Haven ratio ``H_R = sigma_NE / sigma``.
+Equations refer to docs/physics.md §4: eq 2 (MSD), eq 3 (Green-Kubo D), eq 4 (Einstein
+D), eq 5 (collective conductivity with cross terms), eq 8 (Nernst-Einstein), eq 13
+(non-Gaussian parameter), Haven ratio ``H_R = sigma_NE / sigma``. The method is
+described for users in docs/transport.md.
 
-Diffusive-regime criteria (:func:`find_diffusive_regime`), all on the log-spaced MSD
-curve of one species:
+Einstein D (:func:`fit_einstein`): the all-origin MSD of one or more replicas is fitted
+with ``MSD = 6 D t + c`` by generalised least squares, with the covariance between
+lags of :mod:`glassflow.msd_covariance` (eqs C1-C3 there), over the window
 
-1. usable lags: ``min_fit_time_ps <= t <= max_fit_time_ps`` (the upper bound is half
-   an independent time block, so that every block can be fitted over the same window)
-   and ``MSD >= min_msd_A2`` (rattling in a cage stays below ~1 Å^2);
-2. diffusive lags: usable lags whose local log-log slope ``d ln MSD / d ln t`` is within
-   ``slope_tolerance`` of 1 (this excludes the ballistic part, slope 2, and the cage
-   plateau, slope ~0);
-3. the window is the longest contiguous run of diffusive lags (ties: the later one); it
-   must hold at least 3 points and span ``t_max / t_min >= min_fit_span``.
+- start: the earliest lag ``>= min_fit_time_ps`` from which the local log-log slope
+  stays within ``1 +- slope_tolerance`` (:func:`fit_start_time`), i.e. after the
+  ballistic and cage regimes;
+- end: ``max_lag_fraction`` x the run (default half of it), so the whole trajectory
+  informs D (the information saturates by then, docs/transport.md).
 
-Otherwise there is no diffusive regime: ``diffusive=False``, a ``reason`` string, and no
-D (never a fitted number).
+Replicas are stacked (their GLS information adds); the interval is the pivot interval
+of :func:`pivot_interval`. "Not diffusive" only when the data show it, with a reason and
+the longest lag reached: the run is too short, the MSD at the longest lag is below
+``min_msd_A2`` (caged), the fitted D <= 0, or the log-log slope over the window is
+outside ``1 +- slope_tolerance`` at ``ci_level``. Never a fitted number without a
+diffusive regime.
 
-Standard errors come from ``n_blocks`` independent, contiguous time blocks of the
-trajectory: the same fit on each block's all-origins MSD gives D_b; the error of the
-full-trajectory D is ``t_{0.975, n-1} / 1.96 * std(D_b) / sqrt(n)``, i.e. the block
-standard error inflated by the Student-t factor so that ``D +- 1.96 err`` is an honest
-95 % interval even with only a handful of blocks (correlated MSD points within one run
-are never treated as independent).
+Conductivity (:func:`conductivity_estimate`): sigma_NE from the diffusive species' D,
+the collective sigma from the same GLS fit of the charge-displacement MSD (one
+Gaussian "particle"), H_R with relative errors in quadrature.
 """
 
 from __future__ import annotations
