@@ -10,7 +10,9 @@ import pytest
 from glassflow.dynamics import (
     DynamicsSettings,
     analyse_trajectory,
+    analysis_lags,
     displacement_moment_sums,
+    fit_lag_grid,
     lag_grid,
     msd_direct,
     msd_fft,
@@ -185,3 +187,32 @@ def test_too_short_trajectory_is_an_error(tmp_path):
     path = write_walk(tmp_path / "s.gtrj", n_frames=3)
     with pytest.raises(TrajectoryError, match=r"s\.gtrj"):
         analyse_trajectory(open_trajectory(path))
+
+
+def test_batched_moments_equal_one_batch_at_a_time():
+    """Leading axes of displacement_moment_sums are independent batches (seeds)."""
+    rng = np.random.default_rng(8)
+    p = np.cumsum(rng.normal(size=(3, 4, 3, 120)), axis=-1)
+    r2, r4 = displacement_moment_sums(p)
+    for b in range(3):
+        r2b, r4b = displacement_moment_sums(p[b])
+        assert np.allclose(r2[b], r2b, rtol=1e-10) and np.allclose(r4[b], r4b, rtol=1e-9)
+
+
+def test_analysis_lags_cover_the_fit_range():
+    """Log-spaced lags over the run plus n_fit_lags even lags up to max_lag_fraction."""
+    s = DynamicsSettings(n_lags=30, n_fit_lags=50, max_lag_fraction=0.5)
+    lags = analysis_lags(2001, s)
+    assert lags[0] == 1 and lags[-1] == 2000 and np.all(np.diff(lags) > 0)
+    even = fit_lag_grid(2001, 0.5, 50)
+    assert even[-1] == 1000 and even.size == 50 and np.all(np.diff(even) == 20)
+    assert set(even) <= set(lags) and set(lag_grid(2000, 30)) <= set(lags)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("max_lag_fraction", 1.5), ("ci_level", 1.0), ("slope_tolerance", 0.0), ("n_fit_lags", 3)],
+)
+def test_fit_settings_out_of_range_name_the_key(key, value):
+    with pytest.raises(ValueError, match=f"analysis.dynamics.{key}"):
+        DynamicsSettings.from_dict({key: value})
