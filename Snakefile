@@ -31,10 +31,14 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/md.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/campaign.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

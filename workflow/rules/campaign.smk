@@ -1,4 +1,7 @@
-# Campaign level: tables, Arrhenius fits, the headline figures, the report.
+# Campaign level: tables, Arrhenius fits, the headline figures and the constraint
+# diagnostic. One job per figure (per quantity, x or T); every figure is a report
+# item with its caption (workflow/report/*.rst). The tables are shown in the report
+# as HTML pages by report_tables (report.smk), not as parquet bytes.
 
 
 rule tables:
@@ -13,14 +16,16 @@ rule tables:
         ),
         softness=finished(run_tables("softness_summary")),
     output:
-        runs=report(f"{TABLES}/runs.parquet", category="Tables"),
-        transport=report(f"{TABLES}/transport.parquet", category="Tables"),
-        structure=report(f"{TABLES}/structure.parquet", category="Tables"),
-        topology=report(f"{TABLES}/topology.parquet", category="Tables"),
-        softness=report(f"{TABLES}/softness.parquet", category="Tables"),
+        runs=f"{TABLES}/runs.parquet",
+        transport=f"{TABLES}/transport.parquet",
+        structure=f"{TABLES}/structure.parquet",
+        topology=f"{TABLES}/topology.parquet",
+        softness=f"{TABLES}/softness.parquet",
         missing=f"{TABLES}/missing.parquet",
     log:
         f"{LOGS}/tables.log",
+    benchmark:
+        f"{BENCH}/tables.tsv"
     localrule: True
     conda:
         ANALYSIS_ENV
@@ -35,7 +40,7 @@ rule arrhenius:
     input:
         transport=f"{TABLES}/transport.parquet",
     output:
-        arrhenius=report(f"{TABLES}/arrhenius.parquet", category="Tables"),
+        arrhenius=f"{TABLES}/arrhenius.parquet",
     log:
         f"{LOGS}/arrhenius.log",
     benchmark:
@@ -47,6 +52,31 @@ rule arrhenius:
         "../scripts/arrhenius.py"
 
 
+rule constraint_diagnostic:
+    input:
+        topology=f"{TABLES}/topology.parquet",
+    output:
+        diagnostic=f"{TABLES}/constraint_diagnostic.parquet",
+        gap=f"{TABLES}/constraint_gap.parquet",
+        png=report(
+            f"{FIGURES}/constraint_diagnostic.png",
+            caption="../report/constraint_diagnostic.rst",
+            category="Rigidity",
+            subcategory="all compositions",
+            labels={"figure": "constraint diagnostic", "x": "all"},
+        ),
+        pdf=f"{FIGURES}/constraint_diagnostic.pdf",
+    log:
+        f"{LOGS}/constraint_diagnostic.log",
+    benchmark:
+        f"{BENCH}/constraint_diagnostic.tsv"
+    localrule: True
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/constraint_diagnostic.py"
+
+
 rule figure_arrhenius:
     input:
         transport=f"{TABLES}/transport.parquet",
@@ -54,12 +84,15 @@ rule figure_arrhenius:
     output:
         png=report(
             f"{FIGURES}/arrhenius_{{quantity}}.png",
+            caption="../report/arrhenius.rst",
             category="Arrhenius",
             labels={"figure": "Arrhenius", "quantity": "{quantity}"},
         ),
         pdf=f"{FIGURES}/arrhenius_{{quantity}}.pdf",
     log:
         f"{LOGS}/figures/arrhenius_{{quantity}}.log",
+    benchmark:
+        f"{BENCH}/figures/arrhenius_{{quantity}}.tsv"
     wildcard_constraints:
         quantity="|".join(FIGURE_QUANTITIES),
     localrule: True
@@ -77,17 +110,67 @@ rule figure_rigidity_threshold:
     output:
         png=report(
             f"{FIGURES}/rigidity_threshold_x{{x}}.png",
-            category="Rigidity threshold",
+            caption="../report/rigidity_threshold.rst",
+            category="Rigidity",
+            subcategory="x = {x}",
             labels={"figure": "rigidity threshold", "x": "{x}"},
         ),
         pdf=f"{FIGURES}/rigidity_threshold_x{{x}}.pdf",
     log:
         f"{LOGS}/figures/rigidity_threshold_x{{x}}.log",
+    benchmark:
+        f"{BENCH}/figures/rigidity_threshold_x{{x}}.tsv"
     localrule: True
     conda:
         ANALYSIS_ENV
     script:
         "../scripts/figure_rigidity_threshold.py"
+
+
+rule figure_prl_transport:
+    input:
+        transport=f"{TABLES}/transport.parquet",
+    output:
+        png=report(
+            f"{FIGURES}/prl_transport_x{{x}}.png",
+            caption="../report/prl_transport.rst",
+            category="Rigidity",
+            subcategory="x = {x}",
+            labels={"figure": "PRL test: transport against m", "x": "{x}"},
+        ),
+        pdf=f"{FIGURES}/prl_transport_x{{x}}.pdf",
+    log:
+        f"{LOGS}/figures/prl_transport_x{{x}}.log",
+    benchmark:
+        f"{BENCH}/figures/prl_transport_x{{x}}.tsv"
+    localrule: True
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/figure_prl_transport.py"
+
+
+rule figure_prl_activation:
+    input:
+        arrhenius=f"{TABLES}/arrhenius.parquet",
+    output:
+        png=report(
+            f"{FIGURES}/prl_activation_x{{x}}.png",
+            caption="../report/prl_activation.rst",
+            category="Rigidity",
+            subcategory="x = {x}",
+            labels={"figure": "PRL test: activation energy against m", "x": "{x}"},
+        ),
+        pdf=f"{FIGURES}/prl_activation_x{{x}}.pdf",
+    log:
+        f"{LOGS}/figures/prl_activation_x{{x}}.log",
+    benchmark:
+        f"{BENCH}/figures/prl_activation_x{{x}}.tsv"
+    localrule: True
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/figure_prl_activation.py"
 
 
 rule figure_conductivity_map:
@@ -96,15 +179,41 @@ rule figure_conductivity_map:
     output:
         png=report(
             f"{FIGURES}/conductivity_map_T{{T}}.png",
-            category="Conductivity map",
+            caption="../report/conductivity_map.rst",
+            category="Composition maps",
             subcategory="T = {T} K",
             labels={"figure": "conductivity map", "T": "{T} K"},
         ),
         pdf=f"{FIGURES}/conductivity_map_T{{T}}.pdf",
     log:
         f"{LOGS}/figures/conductivity_map_T{{T}}.log",
+    benchmark:
+        f"{BENCH}/figures/conductivity_map_T{{T}}.tsv"
     localrule: True
     conda:
         ANALYSIS_ENV
     script:
         "../scripts/figure_conductivity_map.py"
+
+
+rule figure_diffusivity_map:
+    input:
+        transport=f"{TABLES}/transport.parquet",
+    output:
+        png=report(
+            f"{FIGURES}/diffusivity_map_T{{T}}.png",
+            caption="../report/diffusivity_map.rst",
+            category="Composition maps",
+            subcategory="T = {T} K",
+            labels={"figure": "Na diffusivity map", "T": "{T} K"},
+        ),
+        pdf=f"{FIGURES}/diffusivity_map_T{{T}}.pdf",
+    log:
+        f"{LOGS}/figures/diffusivity_map_T{{T}}.log",
+    benchmark:
+        f"{BENCH}/figures/diffusivity_map_T{{T}}.tsv"
+    localrule: True
+    conda:
+        ANALYSIS_ENV
+    script:
+        "../scripts/figure_diffusivity_map.py"

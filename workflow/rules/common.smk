@@ -474,6 +474,14 @@ def all_targets():
         *expand(f"{FIGURES}/arrhenius_{{quantity}}.png", quantity=FIGURE_QUANTITIES),
         *expand(f"{FIGURES}/rigidity_threshold_x{{x}}.png", x=comp_x_values()),
         *expand(f"{FIGURES}/conductivity_map_T{{T}}.png", T=CAMPAIGN.temperatures_K),
+        *expand(f"{FIGURES}/diffusivity_map_T{{T}}.png", T=CAMPAIGN.temperatures_K),
+        *expand(f"{FIGURES}/prl_transport_x{{x}}.png", x=comp_x_values()),
+        *expand(f"{FIGURES}/prl_activation_x{{x}}.png", x=comp_x_values()),
+        f"{FIGURES}/constraint_diagnostic.png",
         *expand(f"{R}/{{comp}}/dynamics/summary.parquet", comp=comps),
         *expand(f"{R}/{{comp}}/structure/gr.png", comp=comps),
+        # report.smk: thermo traces per composition, tables as HTML, comparison
+        *expand(f"{R}/{{comp}}/thermo/{{name}}.png", comp=comps, name=THERMO_FIGURES),
+        *expand(f"{TABLES}/{{table}}.html", table=REPORT_TABLES),
+        *comparison_targets(),
     ]

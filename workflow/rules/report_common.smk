@@ -1,0 +1,70 @@
+# Shared by report.smk: the campaigns to compare with (checked before any job runs),
+# the tables and figures of the report, and the input functions of its rules.
+from glassflow.campaign_compare import check_compare_dirs
+
+try:
+    COMPARE_WITH = check_compare_dirs(CFG["compare_with"], R)
+except ValueError as err:
+    raise WorkflowError(str(err)) from None
+
+# Campaign tables rendered for the report (tables/<name>.parquet -> .html + .csv)
+REPORT_TABLES = [
+    "runs",
+    "transport",
+    "arrhenius",
+    "structure",
+    "topology",
+    "constraint_diagnostic",
+    "constraint_gap",
+    "softness",
+    "missing",
+] + (["comparison_transport", "comparison_arrhenius"] if COMPARE_WITH else [])
+
+
+THERMO_FIGURES = ["glass", "quench_energy", "production"]
+REPLICA_LABELS = [f"{r:02d}" for r in CAMPAIGN.replicas]
+
+
+def existing_pairs(pairs):
+    """(thermo, json) pairs; with allow_missing_runs only those whose files both exist."""
+    if CFG["allow_missing_runs"]:
+        pairs = [p for p in pairs if all(Path(f).is_file() for f in p)]
+    return {"thermo": [t for t, _ in pairs], "meta": [j for _, j in pairs]}
+
+
+def glass_thermo_inputs(wildcards):
+    """thermo.parquet and glass.json of every glass (replica) of a composition."""
+    dirs = [GLASS_DIR.format(comp=wildcards.comp, rep=r) for r in REPLICA_LABELS]
+    return existing_pairs([(f"{d}/thermo.parquet", f"{d}/glass.json") for d in dirs])
+
+
+def production_thermo_inputs(wildcards):
+    """thermo.parquet and run.json of every production run (T, replica) of a composition."""
+    dirs = [
+        RUN_DIR.format(comp=wildcards.comp, T=T, rep=r)
+        for T in CAMPAIGN.temperatures_K
+        for r in REPLICA_LABELS
+    ]
+    return existing_pairs(
+        [(f"{d}/production/thermo.parquet", f"{d}/production/run.json") for d in dirs]
+    )
+
+
+def compared_tables(name):
+    """tables/<name>.parquet of this campaign, then of each campaign of compare_with."""
+    return [
+        f"{TABLES}/{name}.parquet",
+        *(f"{d}/tables/{name}.parquet" for d in COMPARE_WITH),
+    ]
+
+
+def comparison_targets():
+    """Comparison tables and figures, when the config lists campaigns to compare with."""
+    if not COMPARE_WITH:
+        return []
+    return [
+        f"{TABLES}/comparison_transport.parquet",
+        *expand(
+            f"{FIGURES}/compare_arrhenius_{{quantity}}.png", quantity=FIGURE_QUANTITIES
+        ),
+    ]
