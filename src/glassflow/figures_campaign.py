@@ -202,6 +202,8 @@ def _points_for(transport: pd.DataFrame, quantity: str, species: str) -> pd.Data
 # --------------------------------------------------------------------------- Arrhenius
 
 
+#: Legend lines of the Arrhenius plot are wrapped at this many characters (fits 6.4 in).
+LEGEND_WIDTH_CHARS = 100
 #: An Arrhenius line through fewer distinct temperatures than this is flagged.
 MIN_FIT_TEMPERATURES = 3
 
@@ -260,9 +262,10 @@ def arrhenius_figure(
     pooled = pool_log10(points, ["campaign", "x", "m", "T_K"])
     if arrhenius_df is not None and not arrhenius_df.empty:
         arrhenius_df = flag_few_temperatures(arrhenius_df)
-    fig = Figure(figsize=(6.4, 5.0), layout="constrained")
-    ax = fig.subplots()
     comps = pooled[["campaign", "x", "m"]].drop_duplicates().sort_values(["campaign", "x", "m"])
+    # the legend goes below the axes (long labels); the figure grows with its lines
+    fig = Figure(figsize=(6.4, 4.6 + 0.14 * len(comps)), layout="constrained")
+    ax = fig.subplots()
     several = comps["campaign"].nunique() > 1
     for i, comp in enumerate(comps.itertuples(index=False)):
         key = (comp.campaign, float(comp.x), float(comp.m))
@@ -279,6 +282,7 @@ def arrhenius_figure(
         label = f"{name}: {_ea_label(row)}" if row else name
         if few:
             label += f" (few temperatures: {int(_num(row.get('n_temperatures')))} T)"
+        label = textwrap.fill(label, LEGEND_WIDTH_CHARS, subsequent_indent="  ")
         ax.errorbar(
             1000.0 / T,
             sel["log10_mean"].to_numpy(dtype=float),
@@ -301,7 +305,7 @@ def arrhenius_figure(
     if comps.empty:
         _no_data(ax, f"{NO_DATA} for {quantity}")
     else:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
         add_temperature_axis(ax, pooled["T_K"].to_numpy(dtype=float))
     ax.set_title(f"Arrhenius: {quantity}")
     return fig
@@ -935,7 +939,7 @@ def prl_transport_figure(transport_df: pd.DataFrame, x: float) -> Figure:
     axes[1].set_xlabel("flexibility index $m$ (S:Si in SiS$_m$)")
     where = "" if m_lo <= m_c <= m_hi else " (outside the plotted range)"
     axes[0].set_title(
-        f"x = {x:.2f}: transport against flexibility; $m_c$ = {m_c:.2f}{where}; "
+        f"x = {x:.2f}: transport against flexibility; $m_c$ = {m_c:.2f}{where};\n"
         "shaded: flexible (f > 0)",
         fontsize=9,
     )
@@ -1142,6 +1146,7 @@ def constraint_figure(topology_df: pd.DataFrame, stage: str = "glass") -> Figure
     )
     for ax in (ax_nc, ax_df):
         ax.set_xticks(pos, labels, fontsize=8)
+    ax_df.set_xlim(-0.6, pos[-1] + 0.8)  # room for the gap values printed right of the bars
     handles, labs = [], []
     for ax in (ax_nc, ax_df):
         h, lab = ax.get_legend_handles_labels()
