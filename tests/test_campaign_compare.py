@@ -103,6 +103,34 @@ def test_transport_delta_is_nan_where_the_reference_is_not_diffusive():
     assert np.allclose(others["delta_log10"], np.log10(3.0))
 
 
+def with_pooled(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the replica-pooled columns: D and sigma of the replica-2 run, 4 % error."""
+    out = df.copy()
+    keys = ["x", "m", "T_K", "species"]
+    rep2 = out[out["replica"] == 2].set_index(keys)
+    idx = pd.MultiIndex.from_frame(out[keys])
+    out["D_pooled_cm2_s"] = rep2["D_cm2_s"].reindex(idx).to_numpy()
+    out["D_pooled_err_cm2_s"] = 0.04 * out["D_pooled_cm2_s"]
+    out["diffusive_pooled"] = rep2["diffusive"].reindex(idx).to_numpy()
+    out["sigma_pooled_S_cm"] = rep2["sigma_S_cm"].reindex(idx).to_numpy()
+    out["sigma_err_pooled_S_cm"] = 0.04 * out["sigma_pooled_S_cm"]
+    return out
+
+
+def test_pooled_estimates_are_compared_when_the_tables_have_them():
+    a = with_pooled(transport("a"))
+    b = with_pooled(transport("b", scale=5.0))
+    out = compare_transport([a, b], [runs("a", "scale_anion"), runs("b", "background")], "a")
+    assert (out["n"] == 1).all()  # one pooled point per (composition, T), not 3 replicas
+    ref = out[(out["campaign"] == "a") & (out["quantity"] == "D") & (out["species"] == "Na")]
+    expected = np.log10(1e-5 * ref["m"] * ref["T_K"] / 2000.0)  # replica 2: factor 1
+    assert np.allclose(ref["log10_mean"], expected)
+    other = out[out["campaign"] == "b"]
+    assert np.allclose(other["delta_log10"], np.log10(5.0))
+    # errors of log10 from 4 % relative errors: 0.04 / ln 10 each
+    assert np.allclose(other["delta_log10_se"], np.hypot(0.04, 0.04) / np.log(10.0))
+
+
 def test_unknown_reference_and_mixed_policies_raise():
     a, ra = transport("a"), runs("a", "scale_anion")
     with pytest.raises(ValueError, match="reference campaign 'z'"):

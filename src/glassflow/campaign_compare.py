@@ -5,10 +5,12 @@ directories). Their campaign tables are joined to its own, keyed by ``campaign``
 every row is compared with the same (x, m, T, quantity, species) of the *reference*
 campaign (the one whose report is being built):
 
-* transport: per campaign, composition and T the replica-pooled log10 of D_k (cm^2/s)
-  and of the collective sigma (S/cm), pooled as in the campaign figures
-  (:func:`glassflow.figures_campaign.pool_log10`: mean of log10 over replicas, its
-  standard error); ``delta_log10 = log10_mean - log10_mean(reference)`` and
+* transport: per campaign, composition and T the log10 of D_k (cm^2/s) and of the
+  collective sigma (S/cm) from the points the campaign figures plot
+  (:func:`glassflow.arrhenius.diffusivity_points`, ``conductivity_points``: the
+  replica-pooled estimate when the table has it, else one point per run) pooled by
+  :func:`glassflow.figures_campaign.pool_log10` (mean of log10 and its standard error;
+  ``n`` points); ``delta_log10 = log10_mean - log10_mean(reference)`` and
   ``z = delta_log10 / sqrt(se^2 + se_ref^2)``;
 * Arrhenius: the fit table rows (docs/physics.md §4, eq 10) with
   ``delta_E_A_eV = E_A_eV - E_A_eV(reference)``.
@@ -89,10 +91,11 @@ def check_distinct_campaigns(tables: Sequence[pd.DataFrame], sources: Sequence[s
 
 
 def pooled_transport(transport: pd.DataFrame) -> pd.DataFrame:
-    """Replica-pooled log10 of D per species (``quantity`` "D") and of sigma ("sigma", "all").
+    """Pooled log10 of D per species (``quantity`` "D") and of sigma ("sigma", "all").
 
     Columns ``campaign, x, m, T_K, quantity, species, log10_mean, log10_se, n``; only
-    diffusive runs enter (:func:`glassflow.arrhenius.diffusivity_points`).
+    diffusive points enter (:func:`glassflow.arrhenius.diffusivity_points`: the
+    replica-pooled columns when present, ``n`` = 1, else one point per run).
     """
     keys = ["campaign", "x", "m", "T_K"]
     species = [s for s in ("Na", "Si", "S") if s in set(transport["species"])]
