@@ -278,8 +278,9 @@ def _smk(root: Path, config: Path, *args, check=True):
 @pytest.mark.lammps
 @pytest.mark.slow
 def test_campaign_extends_to_the_maximum_survives_a_kill_and_takes_a_new_target(tmp_path):
-    """Target 0.1 % cannot be reached in 6 ps: 3 segments of 2 ps, stop at the maximum.
-    Segment 2 is SIGKILLed after a restart file; the rerun resumes it and completes."""
+    """Target 0.1 % cannot be reached in 3 ps: 2 segments of 1 ps (production_ps), then a
+    third, stop at the maximum. Segment 2 is SIGKILLed after a restart file; the rerun
+    resumes it and completes."""
     from test_workflow import SNAKEMAKE, job_counts
 
     if lmp_executable() is None:
@@ -289,16 +290,16 @@ def test_campaign_extends_to_the_maximum_survives_a_kill_and_takes_a_new_target(
     cfg["temperatures_K"] = [2400]
     cfg["replicas"] = 1
     cfg["protocol"].update(
-        production_ps=2, segment_ps=2, max_production_ps=6, target_rel_error=0.001,
+        production_ps=2, segment_ps=1, max_production_ps=3, target_rel_error=0.001,
         restart_interval_fs=500,
     )  # fmt: skip
     config = tmp_path / "segments.yaml"
     config.write_text(yaml.safe_dump(cfg))
 
-    # a dry run knows the first segment and leaves the rest to the checkpoint
+    # a dry run knows the segments of production_ps and leaves the rest to the checkpoint
     dry = _smk(tmp_path, config, "-n", TARGET)
     out = dry.stdout + dry.stderr
-    assert job_counts(out)["production_segment"] == 1 and job_counts(out)["production"] == 1
+    assert job_counts(out)["production_segment"] == 2 and job_counts(out)["production"] == 1
     assert "checkpoint" in out
 
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
@@ -309,7 +310,7 @@ def test_campaign_extends_to_the_maximum_survives_a_kill_and_takes_a_new_target(
     )
     seg2 = tmp_path / RUN / "segments/2"
     deadline = time.time() + 300
-    while time.time() < deadline and not (seg2 / "restart.2500.bin").exists():
+    while time.time() < deadline and not (seg2 / "restart.1500.bin").exists():
         time.sleep(0.02)
         assert proc.poll() is None, "the workflow ended before segment 2 could be killed"
     os.killpg(proc.pid, signal.SIGKILL)  # Snakemake, the job script and LAMMPS
@@ -320,23 +321,23 @@ def test_campaign_extends_to_the_maximum_survives_a_kill_and_takes_a_new_target(
     _smk(tmp_path, config, "--unlock")
     _smk(tmp_path, config, "--cores", "1", TARGET)
     run = json.loads((tmp_path / TARGET).read_text())
-    assert run["n_segments"] == 3 and run["total_production_ps"] == 6.0
+    assert run["n_segments"] == 3 and run["total_production_ps"] == 3.0
     assert run["stop_reason"].startswith("max_production_ps reached (D_Na "), run["stop_reason"]
-    assert run["segment_end_ps"] == [2.0, 4.0, 6.0]
+    assert run["segment_end_ps"] == [1.0, 2.0, 3.0]
     rel = run["segment_rel_errors"]["Na"]
     assert len(rel) == 3 and all(0.001 < r < 1 for r in rel), rel
     second = run["segments"][1]
-    assert second["n_lammps_runs"] == 2 and second["resumed_from_step"] >= 2500, second
+    assert second["n_lammps_runs"] == 2 and second["resumed_from_step"] == 1500, second
     traj = open_trajectory(tmp_path / RUN / "trajectory.gtrj", verify=True)
-    np.testing.assert_array_equal(traj.steps, np.arange(601) * 10)
-    assert run["n_frames"] == 601
+    np.testing.assert_array_equal(traj.steps, np.arange(301) * 10)
+    assert run["n_frames"] == 301
     th = pd.read_parquet(tmp_path / RUN / "thermo.parquet")
     prod = th[th["stage"] == "production"]
     assert prod["step"].is_unique and prod["step"].is_monotonic_increasing
     np.testing.assert_allclose(prod["time_ps"], prod["step"] / 1000.0, rtol=1e-12)
-    assert prod["time_ps"].iloc[-1] == pytest.approx(6.0)
+    assert prod["time_ps"].iloc[-1] == pytest.approx(3.0)
     row = runs_table([tmp_path / TARGET]).iloc[0]  # the runs table of analyse_runs/tables
-    assert (row["n_segments"], row["total_production_ps"]) == (3, 6.0)
+    assert (row["n_segments"], row["total_production_ps"]) == (3, 3.0)
     assert row["stop_reason"] == run["stop_reason"] and row["rel_err_D_Na"] == rel[-1]
     assert json.loads(row["segment_rel_errors"])["Na"] == rel
 
@@ -346,8 +347,8 @@ def test_campaign_extends_to_the_maximum_survives_a_kill_and_takes_a_new_target(
     config.write_text(yaml.safe_dump(cfg))
     _smk(tmp_path, config, "--cores", "1", TARGET)
     run = json.loads((tmp_path / TARGET).read_text())
-    assert run["n_segments"] == 1 and run["stop_reason"].startswith("converged: rel. error")
+    assert run["n_segments"] == 2 and run["stop_reason"].startswith("converged: rel. error")
     assert run["n_frames"] == 201
     assert (tmp_path / RUN / "segments/1/segment.json").read_bytes() == record_1
     log = (tmp_path / "results/tiny/logs/production/x0.50_m2.00_T2400_rep01.log").read_text()
-    assert "stitched from 1 segments" in log
+    assert "stitched from 2 segments" in log
