@@ -201,6 +201,15 @@ def test_ballistic_curve_is_not_diffusive():
     t = np.arange(1, 1000)
     f = fit_einstein([MSDCurve(t, 5.0 * (0.1 * t) ** 2, 50.0, 1000, 0.1)])
     assert not f.diffusive and "super-diffusive" in f.reason
+    assert f.D is None and f.D_lo is None and f.loglog_slope == pytest.approx(2.0, abs=0.05)
+
+
+def test_subdiffusive_power_law_is_not_diffusive():
+    """MSD ~ t^0.5 all the way: refused with the fitted slope in the reason, no D."""
+    t = np.arange(1, 2000)
+    f = fit_einstein([MSDCurve(t, 2.0 * (0.1 * t) ** 0.5, 100.0, 2000, 0.1)])
+    assert not f.diffusive and f.reason.startswith("sub-diffusive: log-log MSD slope 0.5")
+    assert "longest lag 99.9 ps" in f.reason and f.D is None
 
 
 def test_too_short_run_is_not_diffusive():

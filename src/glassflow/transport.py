@@ -517,7 +517,9 @@ def _fit_einstein(
             f"longest lag {max_lag:.4g} ps",
             max_lag,
             msd_max,
-            **(base | fit),
+            **base,
+            loglog_slope=slope,
+            loglog_slope_err=slope_err,
         )
     note = "" if found else f"slope ~ 1 not reached before {t0:.4g} ps; fitted {win_txt}"
     return DiffusionFit(True, note, max_lag, msd_max, **(base | fit))
