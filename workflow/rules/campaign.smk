@@ -123,6 +123,8 @@ rule figure_rigidity_threshold:
     localrule: True
     conda:
         ANALYSIS_ENV
+    params:
+        series=series_params,
     script:
         "../scripts/figure_rigidity_threshold.py"
 
@@ -146,6 +148,8 @@ rule figure_prl_transport:
     localrule: True
     conda:
         ANALYSIS_ENV
+    params:
+        series=series_params,
     script:
         "../scripts/figure_prl_transport.py"
 
@@ -169,6 +173,8 @@ rule figure_prl_activation:
     localrule: True
     conda:
         ANALYSIS_ENV
+    params:
+        series=series_params,
     script:
         "../scripts/figure_prl_activation.py"
 

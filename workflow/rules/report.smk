@@ -5,9 +5,6 @@
 # the config key compare_with (e.g. the same grid under the other neutrality policy).
 
 
-include: "report_common.smk"
-
-
 rule thermo_glass:
     input:
         unpack(glass_thermo_inputs),

@@ -1,12 +1,18 @@
-"""Snakemake script: prl_transport_x<x>.png/.pdf (sigma and D_Na against m at fixed x)."""
+"""Snakemake script: prl_transport_x<x>.png/.pdf (sigma and D_Na against m, one series).
+
+``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.series).
+"""
 
 import pandas as pd
 
 from glassflow.figures_campaign import plot_prl_transport_vs_m
 from glassflow.runlog import logged
+from glassflow.series import select_series
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
-with logged(smk.log[0]):
-    transport = pd.read_parquet(smk.input.transport)
-    plot_prl_transport_vs_m(transport, float(smk.wildcards.x), smk.output.png)
+with logged(smk.log[0]) as log:
+    x, members = smk.params.series["x"], smk.params.series["members"]
+    transport = select_series(pd.read_parquet(smk.input.transport), members, x)
+    plot_prl_transport_vs_m(transport, x, smk.output.png)
+    log.info("%s series at x = %.4f: %d compositions", smk.params.series["kind"], x, len(members))

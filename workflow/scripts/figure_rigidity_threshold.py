@@ -1,15 +1,22 @@
-"""Snakemake script: rigidity_threshold_x<x>.png/.pdf."""
+"""Snakemake script: rigidity_threshold_x<x>.png/.pdf for one composition series.
+
+``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.series); the
+tables are cut to its compositions and drawn at its x.
+"""
 
 import pandas as pd
 
 from glassflow.figures_campaign import plot_rigidity_threshold
 from glassflow.runlog import logged
+from glassflow.series import select_series
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
-with logged(smk.log[0]):
-    transport = pd.read_parquet(smk.input.transport)
-    arrhenius = pd.read_parquet(smk.input.arrhenius)
-    topology = pd.read_parquet(smk.input.topology)
+with logged(smk.log[0]) as log:
+    x, members = smk.params.series["x"], smk.params.series["members"]
+    transport = select_series(pd.read_parquet(smk.input.transport), members, x)
+    arrhenius = select_series(pd.read_parquet(smk.input.arrhenius), members, x)
+    topology = select_series(pd.read_parquet(smk.input.topology), members, x)
     topology = topology if len(topology) else None
-    plot_rigidity_threshold(transport, arrhenius, topology, float(smk.wildcards.x), smk.output.png)
+    plot_rigidity_threshold(transport, arrhenius, topology, x, smk.output.png)
+    log.info("%s series at x = %.4f: %d compositions", smk.params.series["kind"], x, len(members))

@@ -1,6 +1,13 @@
-# Shared by report.smk: the campaigns to compare with (checked before any job runs),
-# the tables and figures of the report, and the input functions of its rules.
+# Shared by campaign.smk and report.smk: the composition series of the "against m at
+# fixed x" figures, the campaigns to compare with (checked before any job runs), the
+# tables and figures of the report, and the input/params functions of their rules.
 from glassflow.campaign_compare import check_compare_dirs
+from glassflow.series import fixed_x_series
+
+# Rigidity-threshold and PRL figures: one per series (glassflow.series): the m values
+# of one grid x, or an explicit m-series at fixed N and modifier count (the PRL's NS9),
+# drawn at the x of its parent glass.
+SERIES = fixed_x_series([cr.composition for cr in CAMPAIGN.compositions.values()])
 
 try:
     COMPARE_WITH = check_compare_dirs(CFG["compare_with"], R)
@@ -68,3 +75,15 @@ def comparison_targets():
             f"{FIGURES}/compare_arrhenius_{{quantity}}.png", quantity=FIGURE_QUANTITIES
         ),
     ]
+
+
+def series_params(wildcards):
+    """The series drawn at x = {x}: its x and the (x, m) of its compositions."""
+    try:
+        s = SERIES[wildcards.x]
+    except KeyError:
+        raise WorkflowError(
+            f"x = {wildcards.x} names no composition series of campaign {CAMPAIGN.name!r} "
+            f"(has {sorted(SERIES)})"
+        ) from None
+    return {"x": s.x, "kind": s.kind, "members": [list(p) for p in s.members]}
