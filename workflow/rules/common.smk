@@ -54,19 +54,6 @@ PREFLIGHT_SETTINGS = canonical(preflight_settings(CFG["engine"]))
 PREFLIGHT_RESOURCES = {
     k: v for k, v in MD_RESOURCES.items() if k in ("gpu", "gpu_model", "tasks_per_gpu")
 }
-_array_rules = str(
-    getattr(getattr(workflow, "executor_settings", None), "array_jobs", None) or ""
-)
-if ENGINE.is_mpi and (
-    {"all", "production", "production_segment", "melt_quench"}
-    & set(_array_rules.replace(";", ",").replace(" ", "").split(","))
-):
-    raise WorkflowError(
-        "--slurm-array-jobs cannot carry MPI jobs (engine.launcher "
-        f"{ENGINE.launcher}, engine.mpi_ranks {ENGINE.mpi_ranks}): the plugin runs every "
-        "task of an MPI array as its first job; drop melt_quench/production/"
-        "production_segment from --slurm-array-jobs"
-    )
 
 # Rule params: only the keys a rule computes with, canonical (sorted keys, defaults
 # filled, numbers typed by the schema), so cosmetic config edits rerun nothing. How
