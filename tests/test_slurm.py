@@ -134,7 +134,7 @@ def _slurm_args(*extra: str) -> list[str]:
 
 
 def _scontrol(jobid: str) -> dict[str, str]:
-    """`scontrol show job` as key=value pairs (finished jobs stay MinJobAge=300 s)."""
+    """`scontrol show job` as key=value pairs (finished jobs stay MinJobAge=3600 s)."""
     out = subprocess.run(
         ["scontrol", "-o", "show", "job", jobid], capture_output=True, text=True, check=True
     ).stdout

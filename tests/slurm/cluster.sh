@@ -114,9 +114,9 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 ReturnToService=2
-# Keep finished jobs visible to squeue/scontrol for 5 min: the Snakemake slurm
+# Keep finished jobs visible to squeue/scontrol for 1 h: the Snakemake slurm
 # plugin needs that when it polls with squeue (no accounting here).
-MinJobAge=300
+MinJobAge=3600
 GresTypes=gpu
 NodeName=$host NodeAddr=127.0.0.1 $layout RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
