@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, TINY_CONFIG
@@ -55,7 +56,15 @@ def test_dry_run_prl_campaign_lists_every_job(tmp_path):
     assert counts["analyse_runs"] == n_comp * n_T  # all replicas of a (comp, T) in one job
     assert counts["analyse_glasses"] == n_comp
     assert counts["dynamics_composition"] == n_comp
-    assert counts["tables"] == counts["arrhenius"] == 1
+    assert counts["tables"] == counts["arrhenius"] == counts["constraint_diagnostic"] == 1
+    # thermo traces: one job per composition (all replicas and T), not one per run
+    assert counts["thermo_glass"] == counts["thermo_production"] == n_comp
+    assert counts["figure_conductivity_map"] == counts["figure_diffusivity_map"] == n_T
+    # against m: one figure per series (NS9 and NS, each at fixed N_Na), not one per x
+    assert counts["figure_prl_transport"] == counts["figure_prl_activation"] == 2
+    assert counts["figure_rigidity_threshold"] == 2
+    assert counts["report_tables"] == 9
+    assert "compare_campaigns" not in counts  # only with compare_with
     print(f"dry run of the PRL campaign: {sum(counts.values())} jobs in {elapsed:.1f} s")
     assert elapsed < 20
 
@@ -67,6 +76,59 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "compositions.grid.x" in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+def finished_campaign(
+    root: Path, name: str, transport: pd.DataFrame | None = None, runs: pd.DataFrame | None = None
+) -> Path:
+    """results/<name>/tables of a finished campaign: with ``transport`` and ``runs``, those of
+    a copy of that campaign under the background policy, D and sigma doubled; else empty
+    files (enough for a dry run)."""
+    tables = root / "results" / name / "tables"
+    tables.mkdir(parents=True)
+    if transport is None or runs is None:
+        for t in ("transport", "arrhenius", "runs"):
+            (tables / f"{t}.parquet").write_bytes(b"")
+        return tables.parent
+    from glassflow.arrhenius import arrhenius_table
+    from glassflow.figures_campaign import flag_few_temperatures
+
+    other = transport.assign(campaign=name)
+    for col in other.columns:
+        if col.endswith(("_cm2_s", "_S_cm")):  # every D and sigma column, pooled ones too
+            other[col] = other[col] * 2.0
+    other.to_parquet(tables / "transport.parquet", index=False)
+    runs.assign(campaign=name, neutrality="background").to_parquet(tables / "runs.parquet")
+    flag_few_temperatures(arrhenius_table(other)).to_parquet(tables / "arrhenius.parquet")
+    return tables.parent
+
+
+def compare_config(tmp_path: Path, *dirs: str) -> Path:
+    cfg = tmp_path / "compare.yaml"
+    cfg.write_text(TINY_CONFIG.read_text() + f"compare_with: {list(dirs)}\n")
+    return cfg
+
+
+def test_compare_with_dry_run(tmp_path):
+    """compare_with: a campaign not run yet fails before any job, naming the key; a
+    finished one adds the comparison jobs (that only they run: the end-to-end test)."""
+    proc = snakemake(
+        "-n", "--configfile", str(compare_config(tmp_path, "results/other")), "-d", str(tmp_path),
+        check=False,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'compare_with'[0]: 'results/other' has no tables/transport.parquet" in out
+    assert "run that campaign first" in out
+    assert not (tmp_path / "results").exists()
+    finished_campaign(tmp_path, "other")
+    cfg = compare_config(tmp_path, "results/other")
+    proc = snakemake("-n", "--configfile", str(cfg), "-d", str(tmp_path))
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["compare_campaigns"] == 1
+    assert counts["figure_compare_arrhenius"] == 4
+    assert counts["report_tables"] == 9 + 2  # the campaign's tables and the comparison's
+    assert counts["production"] == 8  # the campaign itself is unchanged
 
 
 def test_lint_is_clean():
@@ -107,9 +169,38 @@ def test_tiny_campaign_end_to_end(tmp_path, lmp):
     for name in ("structure", "topology", "arrhenius", "softness"):
         assert len(pd.read_parquet(res / f"tables/{name}.parquet")) > 0, name
     assert len(pd.read_parquet(res / "tables/missing.parquet")) == 0
-    figures = sorted(p.name for p in (res / "figures").glob("*.png"))
-    assert "conductivity_map_T1600.png" in figures and "rigidity_threshold_x0.50.png" in figures
-    assert "arrhenius_D_Na.png" in figures and "arrhenius_sigmaT.png" in figures
+    figures = {p.name: p.stat().st_size for p in (res / "figures").glob("*.p[dn][fg]")}
+    for name in (
+        "arrhenius_D_Na", "arrhenius_sigmaT", "rigidity_threshold_x0.50",
+        "conductivity_map_T1600", "conductivity_map_T2400", "diffusivity_map_T1600",
+        "diffusivity_map_T2400", "prl_transport_x0.50", "prl_activation_x0.50",
+        "constraint_diagnostic",
+    ):  # fmt: skip
+        assert figures.get(f"{name}.png", 0) > 20_000 and figures.get(f"{name}.pdf", 0) > 5_000
+    for comp in ("x0.50_m2.00", "x0.50_m3.00"):
+        for name in ("glass", "quench_energy", "production"):
+            assert (res / comp / "thermo" / f"{name}.png").stat().st_size > 20_000
+    # two temperatures only: every Arrhenius fit is flagged "few temperatures"
+    arrhenius = pd.read_parquet(res / "tables/arrhenius.parquet")
+    fitted = arrhenius["E_A_eV"].notna()
+    assert fitted.any() and arrhenius.loc[fitted, "few_temperatures"].all()
+    assert not arrhenius.loc[~fitted, "few_temperatures"].any()
+    # constraint diagnostic: one gap row per composition (quenched glasses), terms add up
+    gap = pd.read_parquet(res / "tables/constraint_gap.parquet")
+    assert sorted(zip(gap["x"], gap["m"], strict=True)) == [(0.5, 2.0), (0.5, 3.0)]
+    assert set(gap["stage"]) == {"glass"}
+    assert gap["gap"].to_numpy() == pytest.approx(gap["gap_from_terms"].to_numpy(), abs=1e-9)
+    terms = pd.read_parquet(res / "tables/constraint_diagnostic.parquet")
+    assert terms.groupby("m").size().tolist() == [13, 13]  # 12 terms + composition
+    # every report table as HTML (a page with its row count) and a full CSV
+    for name in (
+        "runs", "transport", "arrhenius", "structure", "topology", "constraint_diagnostic",
+        "constraint_gap", "softness", "missing",
+    ):  # fmt: skip
+        df = pd.read_parquet(res / f"tables/{name}.parquet")
+        page = (res / f"tables/{name}.html").read_text()
+        assert f"{len(df)} rows, {df.shape[1]} columns." in page, name
+        assert len(pd.read_csv(res / f"tables/{name}.csv")) == len(df), name
     # every rule ran: each has a log
     logged = {p.name for p in (res / "logs").iterdir()}
     for rule in (
@@ -127,16 +218,41 @@ def test_tiny_campaign_end_to_end(tmp_path, lmp):
     proc = snakemake("-n", "--configfile", str(TINY_CONFIG), "-d", str(tmp_path))
     assert "Nothing to be done" in proc.stdout + proc.stderr
     assert not list(res.rglob("*.part")) and not list(res.rglob("restart.*.bin"))
-    # the report builds
-    snakemake(
-        "--configfile",
-        str(TINY_CONFIG),
-        "-d",
-        str(tmp_path),
-        "--report",
-        str(tmp_path / "report.html"),
-    )
-    assert (tmp_path / "report.html").stat().st_size > 10_000
+    # the same campaign under the other neutrality policy (its tables faked from this one,
+    # D and sigma doubled): the comparison runs alone and finds log10 2 everywhere
+    finished_campaign(tmp_path, "tiny_background", transport, runs)
+    cfg = compare_config(tmp_path, "results/tiny_background")
+    proc = snakemake("--cores", "2", "--configfile", str(cfg), "-d", str(tmp_path))
+    ran = job_counts(proc.stdout + proc.stderr)
+    assert set(ran) - {"all", "total"} == {
+        "compare_campaigns",
+        "figure_compare_arrhenius",
+        "report_tables",
+    }
+    compared = pd.read_parquet(res / "tables/comparison_transport.parquet")
+    other = compared[compared["campaign"] == "tiny_background"]
+    assert len(other) > 0 and set(other["campaign_label"]) == {"tiny_background (background)"}
+    assert other["delta_log10"].to_numpy() == pytest.approx(np.log10(2.0))
+    for q in ("D_Na", "D_Si", "D_S", "sigmaT"):
+        assert (res / f"figures/compare_arrhenius_{q}.png").stat().st_size > 20_000
+    # the report builds, with the front page, every caption family and the comparison
+    snakemake("--configfile", str(cfg), "-d", str(tmp_path), "--report", str(tmp_path / "r.html"))
+    report = (tmp_path / "r.html").read_text()
+    for text in (
+        "What the campaign computes",  # workflow.rst, the front page
+        "Arrhenius plot of",
+        "Transport against the flexibility index",
+        "over the composition plane",
+        "The PRL test at x",
+        "Activation energies against m",
+        "isostatic condition",  # constraint diagnostic
+        "Thermodynamic traces",
+        "Potential energy against temperature",
+        "Campaign table <strong>constraint_gap",
+        "Campaign table <strong>comparison_transport",
+        "this campaign beside the campaigns",
+    ):
+        assert text in report, text
 
 
 @pytest.mark.lammps
