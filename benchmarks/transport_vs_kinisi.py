@@ -22,7 +22,7 @@ Needs the ``bench`` extra (``pip install -c requirements.lock -e ".[bench]"``).
 Usage::
 
     .venv/bin/python benchmarks/transport_vs_kinisi.py                 # synthetic + lammps
-    .venv/bin/python benchmarks/transport_vs_kinisi.py --sets synthetic
+    .venv/bin/python benchmarks/transport_vs_kinisi.py --sets synthetic --species Na Li
     .venv/bin/python benchmarks/transport_vs_kinisi.py --gtrj r1.gtrj r2.gtrj r3.gtrj --start-ps 10
 """
 
@@ -229,8 +229,14 @@ def kinisi_fit(reps: list[Replica], sp: str, start_ps: float) -> tuple[tuple, fl
     return (float(np.median(v)), *map(float, np.percentile(v, [2.5, 97.5]))), wall
 
 
-def compare(name: str, reps: list[Replica], start_ps: float, truth: dict | None = None) -> list:
-    species = [s for s in dict.fromkeys(reps[0].species.tolist())]
+def compare(
+    name: str,
+    reps: list[Replica],
+    start_ps: float,
+    truth: dict | None = None,
+    only: list[str] | None = None,
+) -> list:
+    species = [s for s in dict.fromkeys(reps[0].species.tolist()) if not only or s in only]
     nf = reps[0].positions.shape[0]
     print(
         f"\n== {name}: {len(reps)} replica(s), {nf} frames of {reps[0].dt_ps:g} ps "
@@ -270,23 +276,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--start-ps", type=float, default=None, help="fit start (default: 10 %% of the run)"
     )
+    ap.add_argument("--species", nargs="+", help="only these species (default: all)")
     ap.add_argument("--lammps-replicas", type=int, default=1)
     ap.add_argument("--lammps-ps", type=float, default=40.0)
+    ap.add_argument("--keep", type=Path, help="keep the LAMMPS trajectories in this directory")
     args = ap.parse_args(argv)
     rows = []
     if args.gtrj:
         reps = read_gtrj(args.gtrj)
-        rows += compare("gtrj", reps, args.start_ps or 10.0)
+        rows += compare("gtrj", reps, args.start_ps or 10.0, only=args.species)
     else:
         if "synthetic" in args.sets:
             reps, truth = synthetic()
-            rows += compare("synthetic", reps, args.start_ps or 5.0, truth)
+            rows += compare("synthetic", reps, args.start_ps or 5.0, truth, args.species)
         if "lammps" in args.sets:
             with tempfile.TemporaryDirectory() as tmp:
                 print(f"\nrunning the tiny LAMMPS liquid ({args.lammps_ps:g} ps) ...", flush=True)
-                paths = lammps_replicas(args.lammps_replicas, args.lammps_ps, Path(tmp))
+                work = args.keep or Path(tmp)
+                paths = lammps_replicas(args.lammps_replicas, args.lammps_ps, work)
                 reps = read_gtrj(paths)
-            rows += compare("lammps 150-atom Na2SiS3, 2500 K", reps, args.start_ps or 2.0)
+            rows += compare(
+                "lammps 150-atom Na2SiS3, 2500 K", reps, args.start_ps or 2.0, only=args.species
+            )
     n_in = sum(r[6] for r in rows)
     speed = [r[5] / r[3] for r in rows]
     print(
