@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glassflow.arrhenius import conductivity_points, diffusivity_points
-from glassflow.figures_campaign import pool_log10
 from glassflow.safety import check_results_dir
 
 #: The keys a comparison row is matched on across campaigns.
@@ -97,6 +95,11 @@ def pooled_transport(transport: pd.DataFrame) -> pd.DataFrame:
     diffusive points enter (:func:`glassflow.arrhenius.diffusivity_points`: the
     replica-pooled columns when present, ``n`` = 1, else one point per run).
     """
+    # imported here: the workflow imports this module at DAG time (check_compare_dirs),
+    # which should not load matplotlib
+    from glassflow.arrhenius import conductivity_points, diffusivity_points
+    from glassflow.figures_campaign import pool_log10
+
     keys = ["campaign", "x", "m", "T_K"]
     species = [s for s in ("Na", "Si", "S") if s in set(transport["species"])]
     species += sorted(set(transport["species"]) - {"Na", "Si", "S", "all"})

@@ -7,7 +7,7 @@
 
 rule thermo_glass:
     input:
-        unpack(glass_thermo_inputs),
+        thermo=glass_thermo_inputs,
     output:
         thermo=report(
             f"{R}/{{comp}}/thermo/glass.png",
@@ -39,7 +39,7 @@ rule thermo_glass:
 
 rule thermo_production:
     input:
-        unpack(production_thermo_inputs),
+        thermo=production_thermo_inputs,
     output:
         thermo=report(
             f"{R}/{{comp}}/thermo/production.png",

@@ -1,8 +1,9 @@
 """Snakemake script: melt-quench traces and quench E(T) of all glasses of one composition.
 
-Inputs: lists ``thermo`` (thermo.parquet) and ``meta`` (glass.json, same order); the
-replicas are concatenated with a ``replica`` column (one line each). Outputs: ``thermo``
-(T, E, P against time) and ``quench`` (E against T during the quench), PNG + PDF.
+Input: list ``thermo`` (thermo.parquet; keys from the glass.json beside each, written by the
+same job); the replicas are concatenated with a ``replica`` column (one line each).
+Outputs: ``thermo`` (T, E, P against time) and ``quench`` (E against T during the quench),
+PNG + PDF.
 """
 
 import json
@@ -16,7 +17,8 @@ from glassflow.runlog import logged
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]) as log:
-    metas = [json.loads(Path(p).read_text()) for p in smk.input.meta]
+    # the glass.json beside each thermo table (same job): replica, T, x, m, counts
+    metas = [json.loads((Path(p).parent / "glass.json").read_text()) for p in smk.input.thermo]
     frames = [
         pd.read_parquet(p).assign(replica=f"{m['replica']:02d}")
         for p, m in zip(smk.input.thermo, metas, strict=True)

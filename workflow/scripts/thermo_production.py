@@ -1,8 +1,8 @@
 """Snakemake script: thermodynamic traces of all production runs of one composition.
 
-Inputs: lists ``thermo`` (thermo.parquet) and ``meta`` (run.json, same order); runs are
-concatenated with a ``replica`` column "<replica> at <T> K" (one line per run).
-Output: ``thermo`` (T, E, P against time), PNG + PDF.
+Input: list ``thermo`` (thermo.parquet; keys from the run.json beside each, written by the
+same job); runs are concatenated with a ``replica`` column "<replica> at <T> K" (one line
+per run). Output: ``thermo`` (T, E, P against time), PNG + PDF.
 """
 
 import json
@@ -16,7 +16,8 @@ from glassflow.runlog import logged
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]) as log:
-    metas = [json.loads(Path(p).read_text()) for p in smk.input.meta]
+    # the run.json beside each thermo table (same job): replica, T, x, m, counts
+    metas = [json.loads((Path(p).parent / "run.json").read_text()) for p in smk.input.thermo]
     frames = [
         pd.read_parquet(p).assign(replica=f"{m['replica']:02d} at {m['T_K']:.0f} K")
         for p, m in zip(smk.input.thermo, metas, strict=True)
