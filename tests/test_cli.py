@@ -196,7 +196,11 @@ def test_init_presets_validate_and_say_what_the_preset_says(preset):
     for key, sub in schema["properties"].items():
         at = next(i for i, ln in enumerate(lines) if ln.startswith(f"{key}:"))
         first_word = sub["description"].split()[0]
-        assert lines[at - 1].startswith("# ") and first_word in "\n".join(lines[at - 4 : at])
+        start = at
+        while start > 0 and lines[start - 1].startswith("# "):
+            start -= 1
+        comment = "\n".join(lines[start:at])
+        assert at > start and first_word in comment, key
 
 
 def test_init_writes_byte_stable_files_and_refuses_to_overwrite(tmp_path, capsys):
