@@ -76,8 +76,10 @@ def md_job(engine: Engine, site: dict[str, Any] | None = None) -> SimpleNamespac
 
 def sbatch_line(job: SimpleNamespace) -> str:
     """The plugin's sbatch call for ``job`` (wrapped command left out)."""
+    # _fallback_partition="": no default partition is looked up with `sinfo`, so the
+    # lines do not depend on whether (and which) Slurm runs on the machine
     partition = Executor.get_partition_arg(
-        SimpleNamespace(_partitions=None, _fallback_partition=None, logger=None), job
+        SimpleNamespace(_partitions=None, _fallback_partition="", logger=None), job
     )
     account = job.resources.get("slurm_account")
     params = {
