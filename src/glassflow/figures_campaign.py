@@ -1055,6 +1055,37 @@ _TERM_COLOURS: dict[str, str] = {
 }
 
 
+def _stacked_bar(
+    ax: Axes, x: float, values: dict[str, float], width: float, seen: set[str], min_abs: float
+) -> float:
+    """Stack ``values`` (term -> value) at ``x``: positives upwards, negatives downwards.
+
+    Terms are coloured by :data:`_TERM_COLOURS` and labelled once per figure (``seen``);
+    non-finite values and those below ``min_abs`` are skipped. Returns the top of the
+    positive stack.
+    """
+    up, down = 0.0, 0.0
+    for t, v in values.items():
+        if not np.isfinite(v) or abs(v) < min_abs:
+            continue
+        ax.bar(
+            x,
+            v,
+            width,
+            bottom=up if v > 0 else down,
+            color=_TERM_COLOURS[t],
+            edgecolor="white",
+            lw=0.5,
+            label=t if t not in seen else None,
+        )
+        seen.add(t)
+        if v > 0:
+            up += v
+        else:
+            down += v
+    return up
+
+
 def constraint_figure(topology_df: pd.DataFrame, stage: str = "glass") -> Figure:
     """The figure of :func:`plot_constraint_diagnostic` (not saved)."""
     diag = constraint_diagnostic(topology_df, stage=stage)
@@ -1083,50 +1114,12 @@ def constraint_figure(topology_df: pd.DataFrame, stage: str = "glass") -> Figure
     for gi, (_, sub) in enumerate(groups):
         by = sub.set_index("term")
         for side, col, off in (("MD", "n_c_md", -width / 2), ("eq 1", "n_c_ideal", width / 2)):
-            bottom_pos, bottom_neg = 0.0, 0.0
-            for t in terms:
-                v = _num(by.at[t, col]) if t in by.index else float("nan")
-                if not np.isfinite(v) or abs(v) < 1e-12:
-                    continue
-                base = bottom_pos if v > 0 else bottom_neg
-                ax_nc.bar(
-                    pos[gi] + off,
-                    v,
-                    width,
-                    bottom=base,
-                    color=_TERM_COLOURS[t],
-                    edgecolor="white",
-                    lw=0.5,
-                    label=t if t not in seen else None,
-                )
-                seen.add(t)
-                if v > 0:
-                    bottom_pos += v
-                else:
-                    bottom_neg += v
-            ax_nc.text(pos[gi] + off, bottom_pos + 0.03, side, ha="center", va="bottom", fontsize=7)
+            values = {t: _num(by.at[t, col]) if t in by.index else float("nan") for t in terms}
+            top = _stacked_bar(ax_nc, pos[gi] + off, values, width, seen, min_abs=1e-12)
+            ax_nc.text(pos[gi] + off, top + 0.03, side, ha="center", va="bottom", fontsize=7)
         d = sub.set_index("term")["delta_f"]
-        up, down = 0.0, 0.0
-        for t in [*terms, "composition"]:
-            v = _num(d.get(t, np.nan))
-            if not np.isfinite(v) or abs(v) < 1e-4:
-                continue
-            base = up if v > 0 else down
-            ax_df.bar(
-                pos[gi],
-                v,
-                0.6,
-                bottom=base,
-                color=_TERM_COLOURS[t],
-                edgecolor="white",
-                lw=0.5,
-                label=t if t not in seen else None,
-            )
-            seen.add(t)
-            if v > 0:
-                up += v
-            else:
-                down += v
+        values = {t: _num(d.get(t, np.nan)) for t in [*terms, "composition"]}
+        _stacked_bar(ax_df, pos[gi], values, 0.6, seen, min_abs=1e-4)
         gap = float(np.nansum(d.to_numpy(dtype=float)))
         ax_df.plot(
             [pos[gi] - 0.35, pos[gi] + 0.35],
