@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,30 +197,36 @@ def discover_runs(results: Path) -> set[RunKey]:
 
 
 # small parsers (pure; each returns None when the fact is not there) ---------------------
-def production_steps_in_log(text: str) -> int | None:
-    """Last thermo step printed after the last ``GLASSFLOW_STAGE production`` marker.
+def _production_thermo_rows(text: str) -> Iterator[tuple[list[str], list[str]]]:
+    """(header, row) of every thermo row after the last ``GLASSFLOW_STAGE production`` marker.
 
     Thermo rows are lines of numbers with as many columns as the last ``Step`` header
     and an integer first column; anything else (warnings, timing) is skipped.
     """
     at = text.rfind(PRODUCTION_MARKER)
     if at < 0:
-        return None
-    last: int | None = None
-    n_cols = 0
+        return
+    header: list[str] = []
     for line in text[at:].splitlines():
         words = line.split()
         if not words:
             continue
         if words[0] == "Step":
-            n_cols = len(words)
+            header = words
             continue
-        if n_cols and len(words) == n_cols and words[0].isdigit():
+        if header and len(words) == len(header) and words[0].isdigit():
             try:
                 [float(w) for w in words[1:]]
             except ValueError:
                 continue
-            last = int(words[0])
+            yield header, words
+
+
+def production_steps_in_log(text: str) -> int | None:
+    """Last thermo step printed after the last ``GLASSFLOW_STAGE production`` marker."""
+    last: int | None = None
+    for _, row in _production_thermo_rows(text):
+        last = int(row[0])
     return last
 
 
@@ -231,25 +237,10 @@ def production_remaining_in_log(text: str) -> float | None:
     ``GLASSFLOW_STAGE production`` marker; None without that column (logs of inputs
     rendered before it was added) or without a row.
     """
-    at = text.rfind(PRODUCTION_MARKER)
-    if at < 0:
-        return None
     left: float | None = None
-    col: int | None = None
-    n_cols = 0
-    for line in text[at:].splitlines():
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "Step":
-            n_cols = len(words)
-            col = words.index("CPULeft") if "CPULeft" in words else None
-            continue
-        if col is not None and len(words) == n_cols and words[0].isdigit():
-            try:
-                left = float(words[col])
-            except ValueError:
-                continue
+    for header, row in _production_thermo_rows(text):
+        if "CPULeft" in header:
+            left = float(row[header.index("CPULeft")])
     return left
 
 
