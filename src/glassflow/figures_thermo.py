@@ -16,6 +16,8 @@ through :func:`glassflow.figures_campaign._save`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +34,37 @@ KCAL_MOL_TO_EV = 4184.0 / (6.02214076e23 * 1.602176634e-19)
 #: Stages without a physical time axis (LAMMPS energy minimisation, lines before a marker).
 UNTIMED_STAGES: tuple[str, ...] = ("minimize", "setup")
 THERMO_COLUMNS: tuple[str, ...] = ("stage", "time_ps", "temp_K", "pe_kcal_mol", "press_atm")
+
+
+class RunThermo(NamedTuple):
+    """Thermo tables of several runs of one composition, one curve label per run."""
+
+    thermo: pd.DataFrame
+    metas: list[dict]
+    n_atoms: int | None
+    name: str | None  # "x = 0.50, m = 2.00", or None without runs
+
+
+def runs_thermo(
+    thermo_paths: Sequence[str | Path], meta_name: str, label: Callable[[dict], str]
+) -> RunThermo:
+    """Concatenate thermo.parquet files with a ``replica`` column ``label(meta)``.
+
+    ``meta`` is the JSON file ``meta_name`` (glass.json, run.json) beside each table,
+    written by the same job: replica, T_K, x, m and the atom counts.
+    """
+    metas = [json.loads((Path(p).parent / meta_name).read_text()) for p in thermo_paths]
+    frames = [
+        pd.read_parquet(p).assign(replica=label(m))
+        for p, m in zip(thermo_paths, metas, strict=True)
+    ]
+    thermo = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=THERMO_COLUMNS)
+    )
+    if not metas:
+        return RunThermo(thermo, metas, None, None)
+    n_atoms = int(sum(metas[0]["counts"].values()))
+    return RunThermo(thermo, metas, n_atoms, f"x = {metas[0]['x']:.2f}, m = {metas[0]['m']:.2f}")
 
 
 def check_thermo_columns(thermo: pd.DataFrame, name: str = "thermo table") -> None:

@@ -5,32 +5,20 @@ same job); runs are concatenated with a ``replica`` column "<replica> at <T> K" 
 per run). Output: ``thermo`` (T, E, P against time), PNG + PDF.
 """
 
-import json
-from pathlib import Path
-
-import pandas as pd
-
-from glassflow.figures_thermo import THERMO_COLUMNS, plot_thermo
+from glassflow.figures_thermo import plot_thermo, runs_thermo
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]) as log:
-    # the run.json beside each thermo table (same job): replica, T, x, m, counts
-    metas = [json.loads((Path(p).parent / "run.json").read_text()) for p in smk.input.thermo]
-    frames = [
-        pd.read_parquet(p).assign(replica=f"{m['replica']:02d} at {m['T_K']:.0f} K")
-        for p, m in zip(smk.input.thermo, metas, strict=True)
-    ]
-    thermo = (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=THERMO_COLUMNS)
+    runs = runs_thermo(
+        smk.input.thermo, "run.json", lambda m: f"{m['replica']:02d} at {m['T_K']:.0f} K"
     )
-    n_atoms = int(sum(metas[0]["counts"].values())) if metas else None
-    name = f"x = {metas[0]['x']:.2f}, m = {metas[0]['m']:.2f}" if metas else smk.wildcards.comp
-    temps = sorted({m["T_K"] for m in metas})
+    name = runs.name or smk.wildcards.comp
+    temps = sorted({m["T_K"] for m in runs.metas})
     title = (
-        f"production runs of {name}: {len(frames)} runs at "
-        f"{', '.join(f'{t:.0f}' for t in temps)} K ({n_atoms} atoms)"
+        f"production runs of {name}: {len(runs.metas)} runs at "
+        f"{', '.join(f'{t:.0f}' for t in temps)} K ({runs.n_atoms} atoms)"
     )
-    plot_thermo(thermo, smk.output.thermo, title, n_atoms)
-    log.info("%s: %d thermo rows", title, len(thermo))
+    plot_thermo(runs.thermo, smk.output.thermo, title, runs.n_atoms)
+    log.info("%s: %d thermo rows", title, len(runs.thermo))
