@@ -9,7 +9,7 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from glassflow.config import ConfigError, validate_config
+from glassflow.config.schema import ConfigError, validate_config
 
 # The embedded default campaign. `--config key=value` merges into it (Snakemake
 # applies command-line values over the config file); `--configfile` replaces it.

@@ -51,7 +51,7 @@ def campaign(n_x: int = 10, n_m: int = 10, n_T: int = 10, replicas: int = 10) ->
 def production_targets(cfg: dict) -> list[str]:
     """The run.json of every production run (the MD part of the DAG only)."""
     sys.path.insert(0, str(ROOT / "src"))
-    from glassflow.config import build_campaign
+    from glassflow.config.grid import build_campaign
 
     camp = build_campaign(
         copy.deepcopy(cfg), ROOT / "workflow" / "schemas" / "config.schema.yaml", root=ROOT

@@ -73,7 +73,7 @@ def born_coeff_lines(potential, species: Sequence[str]) -> list[str]:
     Born: ``E = A exp((sigma - r)/rho) - C/r^6 + D/r^8``. With ``sigma = 0`` and ``D = 0``
     it is the Buckingham ``A exp(-r/rho) - C/r^6`` term for term (same A, rho, C).
     """
-    from glassflow.potential import pair_coeff_lines
+    from glassflow.md.potential import pair_coeff_lines
 
     return pair_coeff_lines(potential, tuple(species), style="born")
 
@@ -135,7 +135,7 @@ class Setting:
 
 def force_field_lines(potential, species: Sequence[str], st: Setting) -> list[str]:
     """pair_style / pair_coeff / kspace_style lines of a setting."""
-    from glassflow.potential import pair_coeff_lines
+    from glassflow.md.potential import pair_coeff_lines
 
     if st.coulomb in ("pppm", "ewald"):
         return [
@@ -178,8 +178,8 @@ COMMON_TAIL = [
 # LAMMPS driving
 # --------------------------------------------------------------------------------------
 def command_for(st: Setting, lmp: str, input_file: str, log_file: str) -> tuple[list[str], int]:
-    """Command (via glassflow.lammps.lammps_command) and OMP_NUM_THREADS of a setting."""
-    from glassflow.lammps import Engine, lammps_command
+    """Command (via glassflow.md.lammps.lammps_command) and OMP_NUM_THREADS of a setting."""
+    from glassflow.md.lammps import Engine, lammps_command
 
     if st.mode == "1x1":
         eng, thr = Engine(command=(lmp,)), 1
@@ -194,7 +194,7 @@ def command_for(st: Setting, lmp: str, input_file: str, log_file: str) -> tuple[
 
 def run_input(st: Setting, lmp: str, workdir: Path, text: str, stem: str) -> str:
     """Write ``stem``.lmp in workdir, run it, return the LAMMPS log text."""
-    from glassflow.lammps import run_lammps
+    from glassflow.md.lammps import run_lammps
 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"in.{stem}.lmp").write_text(text)
@@ -232,10 +232,10 @@ class System:
 
 def build_glass(args, workdir: Path, lmp: str) -> System:
     """Quenched NS glass from glassflow's cell builder and melt-quench template."""
-    from glassflow.cell import build_random_cell, cell_length_for_density, write_lammps_data
-    from glassflow.composition import counts_from_xm
-    from glassflow.lammps import force_field_context, render_melt_quench
-    from glassflow.potential import load_potential
+    from glassflow.md.cell import build_random_cell, cell_length_for_density, write_lammps_data
+    from glassflow.md.composition import counts_from_xm
+    from glassflow.md.lammps import force_field_context, render_melt_quench
+    from glassflow.md.potential import load_potential
 
     pot = load_potential(ROOT / "config" / "potentials" / "sorensen2023.yaml")
     comp = counts_from_xm(0.5, 2.0, args.atoms)
@@ -280,7 +280,7 @@ def build_glass(args, workdir: Path, lmp: str) -> System:
     cmd, _ = command_for(
         Setting("pppm", 1e-4, 10.0), lmp, "in.melt_quench.lmp", "log.melt_quench.lammps"
     )
-    from glassflow.lammps import run_lammps
+    from glassflow.md.lammps import run_lammps
 
     run_lammps(cmd, gdir, gdir / "out.melt_quench.txt")
     print(
@@ -350,10 +350,10 @@ def measure_speed(sysm: System, st: Setting, args, lmp: str, workdir: Path, k: i
 
 
 def measure_accuracy(sysm: System, st: Setting, args, lmp: str, workdir: Path) -> dict:
-    from glassflow.dynamics import DynamicsSettings, analyse_trajectory
-    from glassflow.dynamics_tables import summary_table
-    from glassflow.lammps_io import dump_to_trajectory, parse_thermo
-    from glassflow.trajectory import open_trajectory
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings, analyse_trajectory
+    from glassflow.analysis.dynamics.tables import summary_table
+    from glassflow.io.trajectory import open_trajectory
+    from glassflow.md.lammps_io import dump_to_trajectory, parse_thermo
 
     d = workdir / st.slug
     t0 = time.perf_counter()
@@ -401,7 +401,7 @@ def check_born_mapping(sysm: System, lmp: str, workdir: Path) -> float:
     rc = min(10.0, half_box_cutoff(sysm.box_A))
     energies = []
     for style, coeffs in (("buck/coul/long", None), ("born/coul/long", "born")):
-        from glassflow.potential import pair_coeff_lines
+        from glassflow.md.potential import pair_coeff_lines
 
         lines = (
             born_coeff_lines(sysm.potential, sysm.species)
@@ -547,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.equilibration_ps, args.production_ps, args.nve_ps = 2.0, 8.0, 3.0
         args.blocks, args.speed_steps, args.speed_repeats = 3, 300, 1
 
-    from glassflow.lammps import resolve_executable
+    from glassflow.md.lammps import resolve_executable
 
     lmp = args.lmp or resolve_executable("lmp")
     tag = (

@@ -5,12 +5,13 @@ Each measurement runs in its own subprocess and reports wall time, the tracemall
 (numpy buffers are traced) and ru_maxrss (resident set, includes the interpreter and the
 page cache of the memory-mapped trajectory):
 
-- ``ours``: :func:`glassflow.dynamics.species_msd` (MSD only, streamed over atom blocks);
+- ``ours``: :func:`glassflow.analysis.dynamics.correlations.species_msd` (MSD only,
+  streamed over atom blocks);
 - ``mda``: MDAnalysis ``EinsteinMSD(select="all", fft=True)`` on a MemoryReader universe
   built from the in-memory array (array loading is excluded from the timing);
-- ``full``: :func:`glassflow.dynamics.analyse_trajectory` (MSD + r^4/alpha2 + block MSDs
-  + Van Hove + collective charge MSD) — its peak memory is compared with the trajectory
-  size.
+- ``full``: :func:`glassflow.analysis.dynamics.correlations.analyse_trajectory` (MSD +
+  r^4/alpha2 + block MSDs + Van Hove + collective charge MSD) — its peak memory is
+  compared with the trajectory size.
 
 Usage: ``.venv/bin/python benchmarks/msd_speed.py [--atoms 3000] [--frames 5000]``
 """
@@ -31,7 +32,7 @@ import numpy as np
 
 
 def make_trajectory(path: Path, n_atoms: int, n_frames: int) -> None:
-    from glassflow.trajectory import TrajectoryHeader, TrajectoryWriter
+    from glassflow.io.trajectory import TrajectoryHeader, TrajectoryWriter
 
     rng = np.random.default_rng(0)
     types = np.zeros(n_atoms, dtype=np.int32)
@@ -56,7 +57,7 @@ def make_trajectory(path: Path, n_atoms: int, n_frames: int) -> None:
 
 
 def run_mode(mode: str, path: str) -> dict:
-    from glassflow.trajectory import open_trajectory
+    from glassflow.io.trajectory import open_trajectory
 
     traj = open_trajectory(path)
     out: dict = {"mode": mode}
@@ -75,7 +76,7 @@ def run_mode(mode: str, path: str) -> dict:
         out["msd_last"] = float(m.results.timeseries[-2])
         out["msd_10"] = float(m.results.timeseries[10])
     elif mode == "ours":
-        from glassflow.dynamics import species_msd
+        from glassflow.analysis.dynamics.correlations import species_msd
 
         tracemalloc.start()
         t0 = time.perf_counter()
@@ -89,7 +90,7 @@ def run_mode(mode: str, path: str) -> dict:
         lag = np.rint(t / (traj.times_ps[1] - traj.times_ps[0])).astype(int)
         out["msd_10"] = float(msd[lag == 10][0])
     elif mode == "full":
-        from glassflow.dynamics import DynamicsSettings, analyse_trajectory
+        from glassflow.analysis.dynamics.correlations import DynamicsSettings, analyse_trajectory
 
         tracemalloc.start()
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ import tracemalloc
 
 import numpy as np
 
-from glassflow.structure import pair_distribution
+from glassflow.analysis.structure.pair_correlation import pair_distribution
 
 L_A = 41.277
 COUNTS = {"Na": 1000, "Si": 500, "S": 1500}

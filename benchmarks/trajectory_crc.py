@@ -32,7 +32,7 @@ import numpy as np
 
 def make_trajectory(path: Path, n_atoms: int, n_frames: int, block: int = 250) -> None:
     """Random walk of Na and S atoms in a 40 Å box, positions and velocities (float32)."""
-    from glassflow.trajectory import TrajectoryHeader, TrajectoryWriter
+    from glassflow.io.trajectory import TrajectoryHeader, TrajectoryWriter
 
     rng = np.random.default_rng(0)
     types = np.zeros(n_atoms, dtype=np.int32)
@@ -64,8 +64,8 @@ def make_trajectory(path: Path, n_atoms: int, n_frames: int, block: int = 250) -
 
 def msd_like_pass(path: Path, verify: str, chunk_atoms: int) -> tuple[float, float]:
     """Open ``path`` and run the MSD + velocity pass; returns (wall, CPU) time, s."""
-    from glassflow.dynamics import displacement_moment_sums
-    from glassflow.trajectory import open_trajectory
+    from glassflow.analysis.dynamics.correlations import displacement_moment_sums
+    from glassflow.io.trajectory import open_trajectory
 
     t0, c0 = time.perf_counter(), time.process_time()
     traj = open_trajectory(path, verify=verify)
@@ -85,7 +85,7 @@ def msd_like_pass(path: Path, verify: str, chunk_atoms: int) -> tuple[float, flo
 
 
 def verify_all(path: Path) -> tuple[float, float]:
-    from glassflow.trajectory import open_trajectory
+    from glassflow.io.trajectory import open_trajectory
 
     t0, c0 = time.perf_counter(), time.process_time()
     open_trajectory(path, verify="all")

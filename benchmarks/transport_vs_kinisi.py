@@ -3,8 +3,8 @@
 For each species of each trajectory set it prints D and its 95 % interval from both,
 the wall time of each (kinisi: ``DiffusionAnalyzer.from_ase`` + ``diffusion``, i.e. its
 displacements/MSD and its covariance + MCMC fit; glassflow: the FFT MSD of positions
-already in memory and :func:`glassflow.transport.fit_einstein`), whether glassflow's D
-lies inside kinisi's interval, and the speed-up. ``--start-ps`` is kinisi's
+already in memory and :func:`glassflow.analysis.dynamics.transport.fit_einstein`), whether
+glassflow's D lies inside kinisi's interval, and the speed-up. ``--start-ps`` is kinisi's
 ``start_dt`` and glassflow's ``min_fit_time_ps`` (glassflow then starts where the
 log-log slope stays near 1, never earlier; the window is printed); kinisi uses its
 default lag grid (every frame up to the whole run), glassflow its defaults
@@ -39,9 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from glassflow.dynamics import DynamicsSettings, analysis_lags, displacement_moment_sums
-from glassflow.trajectory import open_trajectory, write_trajectory
-from glassflow.transport import MSDCurve, a2ps_to_cm2s, fit_einstein
+from glassflow.analysis.dynamics.correlations import (
+    DynamicsSettings,
+    analysis_lags,
+    displacement_moment_sums,
+)
+from glassflow.analysis.dynamics.transport import MSDCurve, a2ps_to_cm2s, fit_einstein
+from glassflow.io.trajectory import open_trajectory, write_trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 LMP = ROOT / ".venv" / "bin" / "lmp"

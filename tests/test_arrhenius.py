@@ -1,4 +1,4 @@
-"""Tests of glassflow.arrhenius (physics.md §4 eq 10)."""
+"""Tests of glassflow.campaign.arrhenius (physics.md §4 eq 10)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassflow.arrhenius import (
+from glassflow.campaign.arrhenius import (
     ARRHENIUS_COLUMNS,
     KB_EV_K,
     arrhenius_table,

@@ -1,4 +1,4 @@
-"""glassflow.campaign_compare: campaigns side by side (e.g. the two neutrality policies)."""
+"""glassflow.campaign.compare: campaigns side by side (e.g. the two neutrality policies)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassflow.campaign_compare import (
+from glassflow.campaign.compare import (
     COMPARISON_COLUMNS,
     campaign_info,
     campaign_labels,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from glassflow.cell import (
+from glassflow.md.cell import (
     build_random_cell,
     cell_length_for_density,
     density_for_cell_length,
@@ -11,8 +11,8 @@ from glassflow.cell import (
     random_positions,
     write_lammps_data,
 )
-from glassflow.composition import counts_from_xm
-from glassflow.potential import load_potential
+from glassflow.md.composition import counts_from_xm
+from glassflow.md.potential import load_potential
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import ROOT, SCHEMA
 
-from glassflow.campaign_status import (
+from glassflow.campaign.status import (
     RunKey,
     campaign_status,
     discover_runs,
@@ -23,8 +23,8 @@ from glassflow.campaign_status import (
     production_steps_in_log,
 )
 from glassflow.cli import PRESETS, init_config, main
-from glassflow.config import load_schema, validate_config
-from glassflow.trajectory import write_trajectory
+from glassflow.config.schema import load_schema, validate_config
+from glassflow.io.trajectory import write_trajectory
 
 HOUR = 3600.0
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from glassflow.composition import (
+from glassflow.md.composition import (
     achieved_m,
     achieved_x,
     composition_from_counts,

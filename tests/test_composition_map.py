@@ -1,4 +1,4 @@
-"""Tests of glassflow.composition_map: the GP field over (x, m) and its degenerate cases."""
+"""Tests of glassflow.campaign.composition_map: the GP field over (x, m), degenerate cases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from glassflow.composition_map import (
+from glassflow.analysis.rigidity import (
+    connection_probabilities,
+    floppy_density_f2,
+    hopping_conductivity,
+    mean_coulomb_energy,
+)
+from glassflow.campaign.composition_map import (
     GPHyper,
     HoppingInputs,
     _restricted_ll_and_grad,
@@ -18,12 +24,6 @@ from glassflow.composition_map import (
     restricted_log_likelihood,
     shared_limits,
     spans_plane,
-)
-from glassflow.rigidity import (
-    connection_probabilities,
-    floppy_density_f2,
-    hopping_conductivity,
-    mean_coulomb_energy,
 )
 
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT, TINY_CONFIG
 
-from glassflow.config import ConfigError, build_campaign, derive_seed, validate_config
+from glassflow.config.grid import build_campaign, derive_seed
+from glassflow.config.schema import ConfigError, validate_config
 
 
 def campaign(cfg, schema, root):
@@ -123,9 +124,9 @@ def test_validate_config_does_not_mutate_input(tiny_config, schema):
 
 def test_schema_defaults_equal_package_defaults(tiny_config, schema):
     """The analysis defaults documented in the schema are the package's own."""
-    from glassflow.dynamics import DynamicsSettings
-    from glassflow.softness import SoftnessSettings
-    from glassflow.structure import StructureSettings
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings
+    from glassflow.analysis.softness.settings import SoftnessSettings
+    from glassflow.analysis.structure.settings import StructureSettings
 
     cfg = validate_config({}, schema)
     assert DynamicsSettings.from_dict(cfg["analysis"]["dynamics"]) == DynamicsSettings()
@@ -209,7 +210,7 @@ def test_integral_floats_become_integers_everywhere(tiny_config, schema, root):
     ):
         assert type(value) is int, cfg
     assert cfg["analysis"]["dynamics"]["n_lags"] == 60
-    from glassflow.dynamics import DynamicsSettings, lag_grid
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings, lag_grid
 
     s = DynamicsSettings.from_dict(cfg["analysis"]["dynamics"])
     assert lag_grid(1000, s.n_lags).size > 30  # the call that crashed on 60.0
@@ -501,7 +502,7 @@ def test_dry_run_configfile_still_replaces_the_default(tmp_path):
 # The check functions themselves
 # --------------------------------------------------------------------------------------
 def test_fit_window_check_follows_how_the_fit_is_bounded():
-    from glassflow.config_checks import RunFacts, check_dynamics
+    from glassflow.config.checks import RunFacts, check_dynamics
 
     facts = RunFacts(("Na", "Si", "S"), 10.0, 0.01, 20.0, "x0.50_m2.00")
     assert facts.n_frames == 1001
@@ -516,7 +517,7 @@ def test_fit_window_check_follows_how_the_fit_is_bounded():
 
 
 def test_settings_dataclasses_run_their_own_checks_at_start():
-    from glassflow.config_checks import package_settings_problems
+    from glassflow.config.checks import package_settings_problems
 
     (msg,) = package_settings_problems({"dynamics": {"n_lagz": 3}})
     assert msg.startswith("config key 'analysis.dynamics'"), msg
@@ -525,8 +526,8 @@ def test_settings_dataclasses_run_their_own_checks_at_start():
 
 
 def test_settings_readers_take_integral_floats_only():
-    from glassflow.dynamics import DynamicsSettings
-    from glassflow.structure import StructureSettings
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings
+    from glassflow.analysis.structure.settings import StructureSettings
 
     assert type(DynamicsSettings.from_dict({"n_lags": 60.0}).n_lags) is int
     assert StructureSettings.from_dict({"max_frames": 10.0}).max_frames == 10

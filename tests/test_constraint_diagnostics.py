@@ -1,4 +1,4 @@
-"""Known-answer tests of glassflow.constraint_diagnostics (MD vs eq 1 constraint terms)."""
+"""Known-answer tests of glassflow.campaign.constraint_diagnostics (MD vs eq 1 constraint terms)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from glassflow.constraint_diagnostics import (
+from glassflow.analysis.rigidity import building_blocks, floppy_fraction
+from glassflow.analysis.topology import BondCounts, constraint_count, frame_topology
+from glassflow.campaign.constraint_diagnostics import (
     DIAGNOSTIC_COLUMNS,
     TERMS,
     constraint_diagnostic,
@@ -18,8 +20,6 @@ from glassflow.constraint_diagnostics import (
     md_terms_from_counts,
     md_terms_from_topology,
 )
-from glassflow.rigidity import building_blocks, floppy_fraction
-from glassflow.topology import BondCounts, constraint_count, frame_topology
 
 
 def counts_of(si_cn, s_nsi, s_nss, n_na) -> BondCounts:

@@ -1,4 +1,4 @@
-"""Tests of glassflow.dynamics: FFT MSD, fourth moment, alpha2, Van Hove, streaming."""
+"""Tests of glassflow.analysis.dynamics.correlations: FFT MSD, r^4, alpha2, Van Hove, streaming."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from glassflow.dynamics import (
+from glassflow.analysis.dynamics.correlations import (
     DynamicsSettings,
     analyse_trajectory,
     analysis_lags,
@@ -21,9 +21,9 @@ from glassflow.dynamics import (
     tau_star,
     vacf_fft,
 )
-from glassflow.dynamics_tables import analyse_run
-from glassflow.trajectory import TrajectoryError, open_trajectory, write_trajectory
-from glassflow.transport import AMU_A2_PS2_TO_KCAL_MOL, BOLTZMANN_KCAL_MOL_K
+from glassflow.analysis.dynamics.tables import analyse_run
+from glassflow.analysis.dynamics.transport import AMU_A2_PS2_TO_KCAL_MOL, BOLTZMANN_KCAL_MOL_K
+from glassflow.io.trajectory import TrajectoryError, open_trajectory, write_trajectory
 
 META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassflow.dynamics import DynamicsSettings, msd_single_origin
-from glassflow.dynamics_tables import analyse_run
-from glassflow.trajectory import open_trajectory, write_trajectory
+from glassflow.analysis.dynamics.correlations import DynamicsSettings, msd_single_origin
+from glassflow.analysis.dynamics.tables import analyse_run
+from glassflow.io.trajectory import open_trajectory, write_trajectory
 
 pytestmark = pytest.mark.lammps
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import engine_settings as es  # noqa: E402
 
-from glassflow.potential import buckingham_energy, load_potential, pair_coeff_lines  # noqa: E402
+from glassflow.md.potential import buckingham_energy, load_potential, pair_coeff_lines  # noqa: E402
 
 SPECIES = ("Na", "Si", "S")
 

@@ -14,7 +14,7 @@ import pickle
 import numpy as np
 import pytest
 
-from glassflow.export import (
+from glassflow.io.export import (
     ExportError,
     default_output,
     export_trajectory,
@@ -23,7 +23,7 @@ from glassflow.export import (
     frame_indices,
     wrap_positions,
 )
-from glassflow.trajectory import open_trajectory, write_trajectory
+from glassflow.io.trajectory import open_trajectory, write_trajectory
 
 SPECIES = ("Na", "Si", "S")
 CHARGES = {"Na": 0.6, "Si": 2.4, "S": -1.2}
@@ -255,7 +255,7 @@ def test_velocities_need_stored_velocities(tmp_path):
 # MDAnalysis reader ----------------------------------------------------------------------------
 def test_mdanalysis_reader_matches_glassflow_reader(traj_path, stored):
     mda = pytest.importorskip("MDAnalysis")
-    import glassflow.mdanalysis_reader  # noqa: F401 - registers GTRJ
+    import glassflow.io.mdanalysis_reader  # noqa: F401 - registers GTRJ
 
     u = mda.Universe(str(traj_path))
     traj = u.trajectory
@@ -286,8 +286,8 @@ def test_mdanalysis_reader_with_lammps_data_topology(traj_path, stored, tmp_path
     mda = pytest.importorskip("MDAnalysis")
     from ase import Atoms
 
-    import glassflow.mdanalysis_reader  # noqa: F401
-    from glassflow.cell import write_lammps_data
+    import glassflow.io.mdanalysis_reader  # noqa: F401
+    from glassflow.md.cell import write_lammps_data
 
     atoms = Atoms(
         symbols=stored["symbols"], positions=stored["pos"][0] % stored["boxes"][0], pbc=True

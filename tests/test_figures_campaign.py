@@ -1,4 +1,4 @@
-"""Tests of glassflow.figures_campaign: what the figures show (artists), and files written.
+"""Tests of the campaign figures (glassflow.figures): what they show (artists), and files written.
 
 Most tests build the matplotlib Figure without rendering it (fast) and inspect its
 artists; one test per figure family writes the PNG + PDF.
@@ -19,32 +19,33 @@ from matplotlib.figure import Figure
 # shared hand-built topology (tests/ is on sys.path under pytest's default import mode)
 from test_constraint_diagnostics import ideal_counts, topology_rows
 
-from glassflow.arrhenius import KB_EV_K, arrhenius_table
-from glassflow.composition_map import HoppingInputs
-from glassflow.figures_campaign import (
-    NOT_DIFFUSIVE,
-    PALETTE,
+from glassflow.analysis.rigidity import critical_m
+from glassflow.analysis.topology import constraint_count
+from glassflow.campaign.arrhenius import KB_EV_K, arrhenius_table, flag_few_temperatures
+from glassflow.campaign.composition_map import HoppingInputs
+from glassflow.figures.arrhenius import (
     arrhenius_figure,
     arrhenius_figure_name,
-    conductivity_map_name,
-    constraint_figure,
-    diffusivity_map_name,
     fitted_log10,
-    flag_few_temperatures,
+    plot_arrhenius,
+)
+from glassflow.figures.common import NOT_DIFFUSIVE, PALETTE
+from glassflow.figures.constraints import constraint_figure, plot_constraint_diagnostic
+from glassflow.figures.maps import (
+    conductivity_map_name,
+    diffusivity_map_name,
     map_color_limits,
     map_data,
     map_figure,
-    plot_arrhenius,
     plot_conductivity_map,
-    plot_constraint_diagnostic,
+)
+from glassflow.figures.rigidity import (
     prl_activation_figure,
     prl_figure_name,
     prl_transport_figure,
     rigidity_figure_name,
     rigidity_threshold_figure,
 )
-from glassflow.rigidity import critical_m
-from glassflow.topology import constraint_count
 
 TEMPS = (1000.0, 1500.0, 2000.0)
 
@@ -358,18 +359,21 @@ def test_figures_written(campaign, tmp_path: Path) -> None:
 
 def test_plot_functions_pass_their_arguments(campaign, monkeypatch, tmp_path: Path) -> None:
     """Each plot_* saves the figure its builder makes, at the path it was given."""
-    import glassflow.figures_campaign as fc
+    from glassflow.figures import arrhenius, constraints, maps, rigidity
 
     transport, table, topology = campaign
     saved: list[tuple[Figure, Path]] = []
-    monkeypatch.setattr(fc, "_save", lambda fig, path: saved.append((fig, Path(path))) or path)
-    fc.plot_arrhenius(transport, table, "D_Na", tmp_path / "1.png")
-    fc.plot_rigidity_threshold(transport, table, topology, 0.1, tmp_path / "2.png")
-    fc.plot_diffusivity_map(transport, 2000.0, tmp_path / "3.png", color_limits=(-6.0, -3.0))
-    fc.plot_conductivity_map(transport, 2000.0, tmp_path / "4.png", color_limits=(-5.0, -2.0))
-    fc.plot_prl_transport_vs_m(transport, 0.5, tmp_path / "5.png")
-    fc.plot_prl_activation_vs_m(table, 0.5, tmp_path / "6.png")
-    fc.plot_constraint_diagnostic(topology_rows(), tmp_path / "7.png", stage="glass")
+    for module in (arrhenius, constraints, maps, rigidity):
+        monkeypatch.setattr(
+            module, "_save", lambda fig, path: saved.append((fig, Path(path))) or path
+        )
+    arrhenius.plot_arrhenius(transport, table, "D_Na", tmp_path / "1.png")
+    rigidity.plot_rigidity_threshold(transport, table, topology, 0.1, tmp_path / "2.png")
+    maps.plot_diffusivity_map(transport, 2000.0, tmp_path / "3.png", color_limits=(-6.0, -3.0))
+    maps.plot_conductivity_map(transport, 2000.0, tmp_path / "4.png", color_limits=(-5.0, -2.0))
+    rigidity.plot_prl_transport_vs_m(transport, 0.5, tmp_path / "5.png")
+    rigidity.plot_prl_activation_vs_m(table, 0.5, tmp_path / "6.png")
+    constraints.plot_constraint_diagnostic(topology_rows(), tmp_path / "7.png", stage="glass")
     assert [p.name for _, p in saved] == [f"{i}.png" for i in range(1, 8)]
     titles = [fig.axes[0].get_title() for fig, _ in saved]
     assert "D_Na" in titles[0] and "x = 0.10" in titles[1]

@@ -1,4 +1,4 @@
-"""Tests of glassflow.figures_thermo (thermo traces, quench E(T)) and glassflow.report_tables."""
+"""Tests of glassflow.figures.thermo (thermo traces, quench E(T)) and figures.report_tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassflow.figures_thermo import (
+from glassflow.figures.report_tables import display_frame, render_parquet, render_table
+from glassflow.figures.thermo import (
     KCAL_MOL_TO_EV,
     elapsed_time,
     hinge_fit,
@@ -17,7 +18,6 @@ from glassflow.figures_thermo import (
     quench_energy_figure,
     thermo_figure,
 )
-from glassflow.report_tables import display_frame, render_parquet, render_table
 
 T_F = 1200.0
 

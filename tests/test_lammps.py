@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
-from glassflow.config import build_campaign
-from glassflow.lammps import (
+from glassflow.config.grid import build_campaign
+from glassflow.io.trajectory import open_trajectory
+from glassflow.md.lammps import (
     _ENV,
     Engine,
     accelerator_flags,
@@ -17,9 +18,8 @@ from glassflow.lammps import (
     render_production,
     render_production_resume,
 )
-from glassflow.lammps_io import dump_to_trajectory, parse_thermo
+from glassflow.md.lammps_io import dump_to_trajectory, parse_thermo
 from glassflow.safety import check_command, check_element, check_name, lammps_comment
-from glassflow.trajectory import open_trajectory
 
 KOKKOS_GPU = ["-pk", "kokkos", "neigh", "half", "newton", "on", "comm", "device"]
 EXPECTED_FLAGS = {
@@ -115,7 +115,7 @@ def test_rendered_input_is_readable_and_formatted(tiny_inputs):
 @pytest.mark.lammps
 def test_rendered_inputs_run_a_few_steps(tiny_inputs, lmp, tmp_path):
     camp, cr, ctx, cfg = tiny_inputs
-    from glassflow.cell import build_random_cell, write_lammps_data
+    from glassflow.md.cell import build_random_cell, write_lammps_data
 
     atoms = build_random_cell(
         cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 3
@@ -306,7 +306,7 @@ def test_lammps_executes_no_injected_command(tiny_inputs, lmp, tmp_path):
     """LAMMPS itself reads the hostile input (-skiprun: no MD) and runs no shell command;
     the control input with a bare 'shell touch' line shows that it would have."""
     camp, cr, ctx, cfg = tiny_inputs
-    from glassflow.cell import build_random_cell, write_lammps_data
+    from glassflow.md.cell import build_random_cell, write_lammps_data
 
     atoms = build_random_cell(
         cr.composition, cr.charges_used, camp.potential.masses, cr.box_A, 1.5, 3

@@ -1,11 +1,11 @@
-"""Tests of glassflow.msd_covariance: the MSD covariance model (eqs C1-C3) and GLS."""
+"""Tests of glassflow.analysis.dynamics.msd_covariance: MSD covariance model (eqs C1-C3), GLS."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from glassflow.msd_covariance import (
+from glassflow.analysis.dynamics.msd_covariance import (
     gaussian_v2,
     gls_terms,
     msd_covariance,

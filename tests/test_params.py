@@ -20,8 +20,8 @@ import pytest
 import yaml
 from conftest import ROOT, SCHEMA, TINY_CONFIG
 
-from glassflow.config import load_schema, validate_config
-from glassflow.rule_params import (
+from glassflow.campaign.tables import config_hash
+from glassflow.config.rule_params import (
     ENGINE_EXECUTION_KEYS,
     analysis_settings,
     canonical,
@@ -32,7 +32,7 @@ from glassflow.rule_params import (
     production_protocol,
     script_config,
 )
-from glassflow.tables import config_hash
+from glassflow.config.schema import load_schema, validate_config
 
 SCHEMA_DOC = load_schema(SCHEMA)
 
@@ -345,14 +345,14 @@ def wildcard_constraints() -> dict[str, str]:
     ("x", "m"), [(0.0, 2), (0.5, 2.0), (0.999, 3.5), (0.1, 200), (0.3, 12345.6)]
 )
 def test_composition_labels_match_the_comp_wildcard(x, m):
-    from glassflow.composition import composition_label
+    from glassflow.md.composition import composition_label
 
     assert re.fullmatch(wildcard_constraints()["comp"], composition_label(x, m))
 
 
 @pytest.mark.parametrize(("replica", "T_K"), [(1, 1), (99, 2400), (100, 100000), (12345, 10**7)])
 def test_replica_and_temperature_labels_match_their_wildcards(replica, T_K):
-    from glassflow.config import replica_label, temperature_label
+    from glassflow.config.grid import replica_label, temperature_label
 
     constraints = wildcard_constraints()
     assert re.fullmatch("rep" + constraints["rep"], replica_label(replica))

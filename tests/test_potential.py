@@ -1,6 +1,6 @@
 """Potential files: the shipped one loads; malformed or hostile ones are refused with a
 message naming the file, the key and what was expected (schema
-src/glassflow/schemas/potential.schema.yaml plus the pair checks of glassflow.potential)."""
+src/glassflow/md/schemas/potential.schema.yaml plus the pair checks of glassflow.md.potential)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from glassflow.potential import (
+from glassflow.md.potential import (
     PotentialFileError,
     buckingham_energy,
     load_potential,
@@ -213,7 +213,7 @@ def test_unicode_citation_accepted(tmp_path, base):
 
 
 def test_campaign_refuses_hostile_potential_before_any_job(tmp_path, base, tiny_config, schema):
-    from glassflow.config import build_campaign
+    from glassflow.config.grid import build_campaign
 
     doc = copy.deepcopy(base)
     doc["citation"] = "Table 1\nshell touch PWNED"

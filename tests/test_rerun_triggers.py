@@ -34,8 +34,8 @@ import yaml
 from conftest import ROOT, TINY_CONFIG, lmp_executable
 from test_workflow import SNAKEMAKE, job_counts, snakemake
 
-from glassflow.lammps_io import TIMING_COLUMNS
-from glassflow.trajectory import TrajectoryError, open_trajectory
+from glassflow.io.trajectory import TrajectoryError, open_trajectory
+from glassflow.md.lammps_io import TIMING_COLUMNS
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
 

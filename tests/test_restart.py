@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassflow.cell import build_random_cell, write_lammps_data
-from glassflow.config import build_campaign
-from glassflow.lammps import Engine, force_field_context
-from glassflow.protocol import (
+from glassflow.config.grid import build_campaign
+from glassflow.io.trajectory import open_trajectory
+from glassflow.md.cell import build_random_cell, write_lammps_data
+from glassflow.md.lammps import Engine, force_field_context
+from glassflow.md.protocol import (
     Segment,
     expected_frames,
     key_changes,
@@ -35,14 +36,13 @@ from glassflow.protocol import (
     stitch_thermo,
     stitch_trajectories,
 )
-from glassflow.trajectory import open_trajectory
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
 
 DRIVER = """
 import json, sys
-from glassflow.lammps import Engine
-from glassflow.protocol import run_production
+from glassflow.md.lammps import Engine
+from glassflow.md.protocol import run_production
 a = json.loads(sys.argv[1])
 run_production(a["workdir"], a["start"], a["context"], a["protocol"], Engine(), a["T_K"],
                a["log"], a["out"])
@@ -297,7 +297,7 @@ def test_finished_run_whose_trajectory_was_deleted_reruns(glass, references, tmp
 def test_state_claims_completion_but_dumps_are_gone(glass, references, tmp_path, monkeypatch):
     """Killed after LAMMPS finished, during the dump conversion: the dumps are reconverted
     without running LAMMPS again; if the dumps were deleted meanwhile, it starts over."""
-    import glassflow.protocol as protocol_module
+    import glassflow.md.protocol as protocol_module
 
     base = _layout(tmp_path / "converting", glass[0])
 

@@ -1,11 +1,11 @@
-"""Tests of glassflow.rigidity (physics.md §6; PRL eq 1-4)."""
+"""Tests of glassflow.analysis.rigidity (physics.md §6; PRL eq 1-4)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from glassflow import rigidity as rg
+from glassflow.analysis import rigidity as rg
 
 
 def test_named_thresholds() -> None:

@@ -1,4 +1,4 @@
-"""Production that extends itself in segments until D is converged (glassflow.segments).
+"""Production that extends itself in segments until D is converged (glassflow.md.segments).
 
 - the stop rule on synthetic D +- error: converged, not yet, maximum reached, minimum
   length, no target, a species without D;
@@ -28,10 +28,13 @@ import pytest
 import yaml
 from conftest import ROOT, SCHEMA, TINY_CONFIG, lmp_executable
 
-from glassflow.config import ConfigError, build_campaign
-from glassflow.dynamics import DynamicsSettings
-from glassflow.dynamics_tables import analyse_run
-from glassflow.segments import (
+from glassflow.analysis.dynamics.correlations import DynamicsSettings
+from glassflow.analysis.dynamics.tables import analyse_run
+from glassflow.campaign.tables import runs_table, segment_columns
+from glassflow.config.grid import build_campaign
+from glassflow.config.schema import ConfigError
+from glassflow.io.trajectory import open_trajectory, write_trajectory
+from glassflow.md.segments import (
     FIXED_LENGTH,
     MAX_REACHED,
     SegmentPlan,
@@ -43,8 +46,6 @@ from glassflow.segments import (
     species_diffusion,
     stop_decision,
 )
-from glassflow.tables import runs_table, segment_columns
-from glassflow.trajectory import open_trajectory, write_trajectory
 
 
 def plan(**kw) -> SegmentPlan:

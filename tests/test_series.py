@@ -1,4 +1,4 @@
-"""glassflow.series: which compositions the "against m at fixed x" figures plot together."""
+"""glassflow.campaign.series: the compositions the "against m at fixed x" figures plot together."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from glassflow.composition import composition_from_counts, counts_from_xm
-from glassflow.rigidity import critical_m
-from glassflow.series import fixed_x_series, select_series
+from glassflow.analysis.rigidity import critical_m
+from glassflow.campaign.series import fixed_x_series, select_series
+from glassflow.md.composition import composition_from_counts, counts_from_xm
 
 
 def test_grid_compositions_group_by_x():
@@ -66,7 +66,7 @@ def test_select_series_relabels_x():
 
 def test_prl_figure_of_an_explicit_series_shows_every_member():
     """Before the series, each NS9 member had its own x and its figure one point."""
-    from glassflow.figures_campaign import prl_transport_figure
+    from glassflow.figures.rigidity import prl_transport_figure
 
     cfg = yaml.safe_load((ROOT / "config/campaigns/micoulaut2025_ns9_flexibility.yaml").read_text())
     comps = [composition_from_counts(c) for c in cfg["compositions"]["explicit"]]

@@ -40,9 +40,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from glassflow.config import build_campaign
-from glassflow.lammps_io import TIMING_COLUMNS
-from glassflow.trajectory import open_trajectory
+from glassflow.config.grid import build_campaign
+from glassflow.io.trajectory import open_trajectory
+from glassflow.md.lammps_io import TIMING_COLUMNS
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.lammps]
 

@@ -1,4 +1,4 @@
-"""Tests of glassflow.softness (physics.md §7; Chen 2023): features, labels, classifier."""
+"""Tests of glassflow.analysis.softness (physics.md §7; Chen 2023): features, labels, classifier."""
 
 from __future__ import annotations
 
@@ -8,28 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassflow.figures_softness import plot_softness_overview
-from glassflow.potential import PairParameters, buckingham_energy
-from glassflow.softness import (
+from glassflow.analysis.softness.analyse import analyse_softness, collect_samples
+from glassflow.analysis.softness.classifier import chance_band, fit_softness
+from glassflow.analysis.softness.environment import (
     COULOMB_KCAL_A,
-    SoftnessSettings,
-    analyse_softness,
-    chance_band,
-    collect_samples,
+    local_environment,
+    pair_energies,
+    voronoi_volumes,
+)
+from glassflow.analysis.softness.features import feature_names, radial_features
+from glassflow.analysis.softness.labels import (
     cumulative_d2min,
     d2min,
     displacement_thresholds,
-    feature_names,
-    fit_softness,
-    local_environment,
-    pair_energies,
-    radial_features,
-    rearrangement_probability,
     two_threshold_labels,
     vanhove_threshold,
-    voronoi_volumes,
     window_starts,
 )
+from glassflow.analysis.softness.relations import rearrangement_probability
+from glassflow.analysis.softness.settings import SoftnessSettings
+from glassflow.figures.softness import plot_softness_overview
+from glassflow.md.potential import PairParameters, buckingham_energy
 
 META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}
 

@@ -1,4 +1,4 @@
-"""Known-answer tests of glassflow.structure and glassflow.structure_tables."""
+"""Known-answer tests of glassflow.analysis.structure: g(r), bond angles, S(k) and the tables."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import pytest
 from ase.build import bulk
 from scipy.spatial import cKDTree
 
-from glassflow import structure as st
-from glassflow import structure_tables as stt
+from glassflow.analysis.structure import pair_correlation as pcor
+from glassflow.analysis.structure import structure_factor as sfac
+from glassflow.analysis.structure import tables as stt
+from glassflow.analysis.structure.angles import angle_distribution, angle_peak, bond_angles
+from glassflow.analysis.structure.geometry import frame_stride
+from glassflow.analysis.structure.settings import StructureSettings
 
 KEYS = {"campaign": "t", "x": 0.5, "m": 2.0, "T_K": 300.0, "replica": 1, "stage": "glass"}
 
@@ -41,7 +45,7 @@ def test_random_points_gr_and_sk_tend_to_one():
     box = np.array([20.0, 22.0, 24.0])
     pos = rng.random((6, 2000, 3)) * box
     types = rng.integers(0, 2, 2000)
-    pdist = st.pair_distribution(pos, types, ("A", "B"), box, 8.0, 0.05)
+    pdist = pcor.pair_distribution(pos, types, ("A", "B"), box, 8.0, 0.05)
     far = pdist.r_A > 3.0
     for a in range(2):
         for b in range(2):
@@ -51,46 +55,46 @@ def test_random_points_gr_and_sk_tend_to_one():
     expect = nb / np.prod(box) * 4 / 3 * np.pi * pdist.edges_A[-1] ** 3
     assert pdist.cn[0, 1, -1] == pytest.approx(expect, rel=0.02)
     k = np.arange(2.0, 10.0, 0.1)
-    sf = st.structure_factor_fourier(pdist, k)
+    sf = sfac.structure_factor_fourier(pdist, k)
     assert np.abs(sf - 1).mean() < 0.05
-    kd, sd, nvec = st.structure_factor_direct(pos, types, ("A", "B"), box, 0.5, 6.0, 0.2, 100)
+    kd, sd, nvec = sfac.structure_factor_direct(pos, types, ("A", "B"), box, 0.5, 6.0, 0.2, 100)
     assert np.all(nvec > 0)
     assert abs(sd.mean() - 1.0) < 0.03
 
 
 def test_rocksalt_distances_and_coordination():
     pos, types, species, box = _crystal("NaCl", "rocksalt", 5.64, jitter=0.03)
-    pdist = st.pair_distribution(pos, types, species, box)
-    peaks, cuts = st.find_cutoffs(pdist)
+    pdist = pcor.pair_distribution(pos, types, species, box)
+    peaks, cuts = pcor.find_cutoffs(pdist)
     assert peaks["Na-Cl"] == pytest.approx(5.64 / 2, abs=0.03)
     assert peaks["Na-Na"] == pytest.approx(5.64 / np.sqrt(2), abs=0.03)
-    assert st.coordination_number(pdist, "Na", "Cl", cuts["Na-Cl"]) == pytest.approx(6.0)
-    assert st.coordination_number(pdist, "Cl", "Na", cuts["Na-Cl"]) == pytest.approx(6.0)
-    assert st.coordination_number(pdist, "Na", "Na", cuts["Na-Na"]) == pytest.approx(12.0)
+    assert pcor.coordination_number(pdist, "Na", "Cl", cuts["Na-Cl"]) == pytest.approx(6.0)
+    assert pcor.coordination_number(pdist, "Cl", "Na", cuts["Na-Cl"]) == pytest.approx(6.0)
+    assert pcor.coordination_number(pdist, "Na", "Na", cuts["Na-Na"]) == pytest.approx(12.0)
     # overrides win, in either pair order
-    _, cuts2 = st.find_cutoffs(pdist, {"Cl-Na": 3.1})
+    _, cuts2 = pcor.find_cutoffs(pdist, {"Cl-Na": 3.1})
     assert cuts2["Na-Cl"] == 3.1
 
 
 def test_diamond_peak_and_fourfold():
     a = 5.431
     pos, types, species, box = _crystal("Si", "diamond", a)
-    pdist = st.pair_distribution(pos, types, species, box)
-    peaks, cuts = st.find_cutoffs(pdist)
+    pdist = pcor.pair_distribution(pos, types, species, box)
+    peaks, cuts = pcor.find_cutoffs(pdist)
     assert peaks["Si-Si"] == pytest.approx(a * np.sqrt(3) / 4, abs=0.02)
-    assert st.coordination_number(pdist, "Si", "Si", cuts["Si-Si"]) == pytest.approx(4.0)
-    theta = st.bond_angles(pos, types, species, box, ("Si", "Si", "Si"), cuts)
+    assert pcor.coordination_number(pdist, "Si", "Si", cuts["Si-Si"]) == pytest.approx(4.0)
+    theta = bond_angles(pos, types, species, box, ("Si", "Si", "Si"), cuts)
     assert theta.size == 6 * len(types)  # 4 choose 2 angles per atom
     assert np.allclose(theta, np.degrees(np.arccos(-1 / 3)), atol=0.01)
-    centres, dens = st.angle_distribution(theta)
+    centres, dens = angle_distribution(theta)
     assert (dens * 1.0).sum() == pytest.approx(1.0)
-    assert st.angle_peak(centres, dens) == pytest.approx(109.5, abs=1.0)
+    assert angle_peak(centres, dens) == pytest.approx(109.5, abs=1.0)
 
 
 def test_mixed_triplet_angles_rocksalt():
     pos, types, species, box = _crystal("NaCl", "rocksalt", 5.64)
     cuts = {"Na-Cl": 3.5, "Na-Na": 4.5, "Cl-Cl": 4.5}
-    theta = st.bond_angles(pos, types, species, box, ("Cl", "Na", "Cl"), cuts)
+    theta = bond_angles(pos, types, species, box, ("Cl", "Na", "Cl"), cuts)
     # octahedron: 12 right angles and 3 straight angles per Na
     assert theta.size == 15 * np.count_nonzero(types == 0)
     assert np.count_nonzero(np.isclose(theta, 90.0, atol=0.01)) == 12 * 256
@@ -101,9 +105,9 @@ def test_fourier_and_direct_routes_agree_on_liquid_like_configuration():
     box = 28.0
     pos = np.array([_hard_core(1500, 1.9, box, rng) for _ in range(16)])
     types = np.arange(1500) % 2
-    pdist = st.pair_distribution(pos, types, ("A", "B"), [box] * 3)
-    kd, sd, _ = st.structure_factor_direct(pos, types, ("A", "B"), [box] * 3, 1.0, 10.0, 0.1, 200)
-    sf = st.structure_factor_fourier(pdist, kd, "lorch")
+    pdist = pcor.pair_distribution(pos, types, ("A", "B"), [box] * 3)
+    kd, sd, _ = sfac.structure_factor_direct(pos, types, ("A", "B"), [box] * 3, 1.0, 10.0, 0.1, 200)
+    sf = sfac.structure_factor_fourier(pdist, kd, "lorch")
     sel = (kd > 2.0) & (kd < 8.0)
     diff = np.abs(sf[:, :, sel] - sd[:, :, sel])
     assert diff.mean() < 0.05
@@ -113,8 +117,8 @@ def test_fourier_and_direct_routes_agree_on_liquid_like_configuration():
 
 def test_direct_route_finds_bragg_peak():
     pos, types, species, box = _crystal("NaCl", "rocksalt", 5.64)
-    kd, sd, _ = st.structure_factor_direct(pos, types, species, box, 0.5, 4.0, 0.05, 500)
-    s_tot = st.total_structure_factor(sd, [0.5, 0.5], [1.0, 1.0])
+    kd, sd, _ = sfac.structure_factor_direct(pos, types, species, box, 0.5, 4.0, 0.05, 500)
+    s_tot = sfac.total_structure_factor(sd, [0.5, 0.5], [1.0, 1.0])
     k200 = 2 * np.pi * 2 / 5.64
     i = int(np.argmax(s_tot))
     assert kd[i] == pytest.approx(k200, abs=0.03)
@@ -122,46 +126,46 @@ def test_direct_route_finds_bragg_peak():
 
 
 def test_xray_form_factor_and_neutron_lengths():
-    f = st.xray_form_factors(["Na", "Si", "S"], [0.0, 4.0])
+    f = sfac.xray_form_factors(["Na", "Si", "S"], [0.0, 4.0])
     assert f[0, 0] == pytest.approx(11.0, abs=0.05)
     assert f[1, 0] == pytest.approx(14.0, abs=0.05)
     assert f[2, 0] == pytest.approx(16.0, abs=0.05)
     assert np.all(f[:, 1] < f[:, 0])
-    b = st.neutron_scattering_lengths(["Na", "Si", "S"])
+    b = sfac.neutron_scattering_lengths(["Na", "Si", "S"])
     assert b == pytest.approx([3.63, 4.1491, 2.847], abs=0.01)
 
 
 def test_total_structure_factor_and_interference():
     s = np.ones((2, 2, 5))
     s[0, 0] = 2.0
-    tot = st.total_structure_factor(s, [0.5, 0.5], [2.0, 0.0])
+    tot = sfac.total_structure_factor(s, [0.5, 0.5], [2.0, 0.0])
     assert np.allclose(tot, 2.0)
-    assert np.allclose(st.interference_function(np.arange(5.0), tot), np.arange(5.0))
+    assert np.allclose(sfac.interference_function(np.arange(5.0), tot), np.arange(5.0))
 
 
 def test_prepeak():
     k = np.arange(0.3, 3.0, 0.01)
     s = 1 + 0.5 * np.exp(-((k - 1.0) ** 2) / 0.02) + 0.01 * k
-    pp = st.prepeak(k, s)
+    pp = sfac.prepeak(k, s)
     assert pp.k_inv_A == pytest.approx(1.0, abs=0.01)
     assert pp.length_A == pytest.approx(7.7, abs=0.1)
     assert pp.is_local_max
-    assert not st.prepeak(k, k).is_local_max
+    assert not sfac.prepeak(k, k).is_local_max
 
 
 def test_settings_reject_unknown_keys():
-    cfg = st.StructureSettings.from_dict({"dr_A": 0.05, "cutoffs_A": {"Si-S": 2.8}})
+    cfg = StructureSettings.from_dict({"dr_A": 0.05, "cutoffs_A": {"Si-S": 2.8}})
     assert cfg.dr_A == 0.05 and cfg.cutoffs_A == {"Si-S": 2.8}
     assert cfg.r_max_for([41.277] * 3) == 10.0
     assert cfg.r_max_for([12.0] * 3) == 6.0
     with pytest.raises(ValueError, match="analysis.structure.bogus, analysis.structure.dr"):
-        st.StructureSettings.from_dict({"bogus": 1, "dr": 2})
+        StructureSettings.from_dict({"bogus": 1, "dr": 2})
 
 
 def test_frame_stride():
-    assert st.frame_stride(10, 50).tolist() == list(range(10))
-    assert len(st.frame_stride(1000, 50)) == 50
-    assert len(st.frame_stride(101, 50)) <= 50
+    assert frame_stride(10, 50).tolist() == list(range(10))
+    assert len(frame_stride(1000, 50)) == 50
+    assert len(frame_stride(101, 50)) <= 50
 
 
 def test_read_lammps_data(tmp_path):
@@ -207,7 +211,7 @@ def test_analyse_configurations_tables():
     sp = ("Na", "Si", "S")
     t = np.where(types == 0, 0, 2)
     t[::7] = 1
-    cfg = st.StructureSettings.from_dict({"max_k_vectors_per_shell": 16, "k_max_inv_A": 6.0})
+    cfg = StructureSettings.from_dict({"max_k_vectors_per_shell": 16, "k_max_inv_A": 6.0})
     out = stt.analyse_configurations(pos, t, sp, box, KEYS, cfg)
     assert set(out) == {"gr", "sk", "angles", "summary", "topology"}
     for df in out.values():
@@ -221,7 +225,7 @@ def test_analyse_configurations_tables():
 
 
 def test_trajectory_frames_roundtrip(tmp_path):
-    from glassflow.trajectory import write_trajectory
+    from glassflow.io.trajectory import write_trajectory
 
     rng = np.random.default_rng(0)
     pos = rng.random((120, 30, 3)) * 10 + 10.0  # unwrapped, outside the box
@@ -263,7 +267,7 @@ def test_structure_scripts_end_to_end(tmp_path):
     _write_data_file(tmp_path / "glass.data", pos, t, box)
     (tmp_path / "run.json").write_text(json.dumps({k: KEYS[k] for k in KEYS if k != "stage"}))
     names = ("gr", "sk", "angles", "summary", "topology")
-    from glassflow.analysis import structure_of_glass, structure_settings, write_tables
+    from glassflow.analysis.runs import structure_of_glass, structure_settings, write_tables
 
     settings = structure_settings({"k_max_inv_A": 5.0, "max_k_vectors_per_shell": 8}, 1)
     keys = {k: KEYS[k] for k in KEYS if k != "stage"}
@@ -287,7 +291,7 @@ def test_structure_scripts_end_to_end(tmp_path):
 
     import pandas as pd
 
-    from glassflow.figures_structure import plot_topology_vs_m
+    from glassflow.figures.structure import plot_topology_vs_m
 
     topo = pd.read_parquet(tmp_path / "topology.parquet")
     topo2 = topo.assign(m=3.0)

@@ -1,11 +1,11 @@
-"""Known-answer tests of glassflow.topology on hand-built clusters in a big box."""
+"""Known-answer tests of glassflow.analysis.topology on hand-built clusters in a big box."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from glassflow import topology as tp
+from glassflow.analysis import topology as tp
 
 SPECIES = ("Na", "Si", "S")
 R_SIS = 2.1

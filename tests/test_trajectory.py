@@ -5,7 +5,12 @@ import os
 import numpy as np
 import pytest
 
-from glassflow.trajectory import HEADER_BYTES, TrajectoryError, open_trajectory, write_trajectory
+from glassflow.io.trajectory import (
+    HEADER_BYTES,
+    TrajectoryError,
+    open_trajectory,
+    write_trajectory,
+)
 
 
 @pytest.fixture
@@ -182,8 +187,8 @@ def _glass_run(tmp_path, n_frames=120):
 
 
 def test_analysis_entry_point_verifies_checksums(tmp_path, tiny_config):
-    from glassflow.analysis import analyse_production_run
-    from glassflow.structure_tables import load_trajectory_frames
+    from glassflow.analysis.runs import analyse_production_run
+    from glassflow.analysis.structure.tables import load_trajectory_frames
 
     path, run_json = _glass_run(tmp_path)
     settings = tiny_config["analysis"]

@@ -1,4 +1,5 @@
-"""Tests of glassflow.transport: Einstein/GK D with honest errors, sigma, Haven, fast/slow."""
+"""Tests of glassflow.analysis.dynamics.transport: Einstein/GK D with honest errors, sigma, Haven,
+fast/slow."""
 
 from __future__ import annotations
 
@@ -6,15 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glassflow.dynamics import (
+from glassflow.analysis.dynamics.correlations import (
     DynamicsSettings,
     analysis_lags,
     displacement_moment_sums,
     vacf_fft,
 )
-from glassflow.dynamics_tables import analyse_run, composition_summary
-from glassflow.trajectory import open_trajectory, write_trajectory
-from glassflow.transport import (
+from glassflow.analysis.dynamics.tables import analyse_run, composition_summary
+from glassflow.analysis.dynamics.transport import (
     A2_PS_TO_CM2_S,
     FitSettings,
     MSDCurve,
@@ -31,6 +31,7 @@ from glassflow.transport import (
     partial_rdf,
     pivot_interval,
 )
+from glassflow.io.trajectory import open_trajectory, write_trajectory
 
 META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}
 

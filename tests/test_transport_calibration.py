@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from glassflow.dynamics import DynamicsSettings, analysis_lags, displacement_moment_sums
-from glassflow.transport import MSDCurve, fit_einstein
+from glassflow.analysis.dynamics.correlations import (
+    DynamicsSettings,
+    analysis_lags,
+    displacement_moment_sums,
+)
+from glassflow.analysis.dynamics.transport import MSDCurve, fit_einstein
 
 N_SEEDS, N_ATOMS, N_FRAMES, DT, D_TRUE = 400, 32, 1000, 0.1, 0.1
 

@@ -90,8 +90,7 @@ def finished_campaign(
         for t in ("transport", "arrhenius", "runs"):
             (tables / f"{t}.parquet").write_bytes(b"")
         return tables.parent
-    from glassflow.arrhenius import arrhenius_table
-    from glassflow.figures_campaign import flag_few_temperatures
+    from glassflow.campaign.arrhenius import arrhenius_table, flag_few_temperatures
 
     other = transport.assign(campaign=name)
     for col in other.columns:

@@ -1,9 +1,9 @@
 """The ``glassflow`` command line: ``export``, ``status`` and ``init``.
 
 - ``glassflow export RUN_DIR --format extxyz|dcd|lammpstrj``: a run's ``.gtrj``
-  trajectory in a standard format (:mod:`glassflow.export`).
+  trajectory in a standard format (:mod:`glassflow.io.export`).
 - ``glassflow status [RESULTS_DIR]``: done / running / failed / stalled / pending
-  runs of a campaign, simulated ns and the remaining time (:mod:`glassflow.campaign_status`).
+  runs of a campaign, simulated ns and the remaining time (:mod:`glassflow.campaign.status`).
 - ``glassflow init [PATH] --preset NAME``: a commented campaign config. Values come
   from a preset campaign file of the checkout, defaults and comments from the JSON
   schema ``workflow/schemas/config.schema.yaml``, read at run time so the schema
@@ -156,7 +156,7 @@ def commented_config(
 
 def init_config(preset: str, schema_file: Path) -> str:
     """Text of the commented config of ``preset``; validated before it is returned."""
-    from glassflow.config import load_schema, validate_config
+    from glassflow.config.schema import load_schema, validate_config
 
     preset_file = find_checkout_file(PRESETS[preset], "another --preset")
     raw = preset_file.read_text()
@@ -186,7 +186,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 # status -------------------------------------------------------------------------------------
 def campaign_dirs(path: Path) -> list[Path]:
     """``path`` if it is a campaign directory, else the campaign directories inside it."""
-    from glassflow.campaign_status import COMP_RE
+    from glassflow.campaign.status import COMP_RE
 
     def is_campaign(d: Path) -> bool:
         if (d / "logs" / "production").is_dir():
@@ -207,7 +207,8 @@ def campaign_dirs(path: Path) -> list[Path]:
 
 
 def _campaign_from_config(configfile: str, schema_file: Path):
-    from glassflow.config import ConfigError, build_campaign
+    from glassflow.config.grid import build_campaign
+    from glassflow.config.schema import ConfigError
 
     p = Path(configfile)
     if not p.is_file():
@@ -223,7 +224,7 @@ def _campaign_from_config(configfile: str, schema_file: Path):
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from glassflow.campaign_status import RunKey, campaign_status, format_status
+    from glassflow.campaign.status import RunKey, campaign_status, format_status
 
     expected = protocol = None
     if args.configfile:
@@ -257,7 +258,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # export -------------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
-    from glassflow.export import default_output, export_trajectory, find_trajectory
+    from glassflow.io.export import default_output, export_trajectory, find_trajectory
 
     traj = find_trajectory(args.run_dir)
     out = Path(args.output) if args.output else default_output(traj, args.format)
@@ -291,8 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="glassflow",
         description="glassflow: MD campaigns on glassy sulfide electrolytes. "
         "Run the workflow with snakemake; these commands help around it.",
-        epilog="MDAnalysis reads .gtrj files directly after `import glassflow.mdanalysis_reader` "
-        "(see glassflow export --help).",
+        epilog="MDAnalysis reads .gtrj files directly after "
+        "`import glassflow.io.mdanalysis_reader` (see glassflow export --help).",
     )
     parser.add_argument("--version", action="version", version=f"glassflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -319,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
             Python slice [start:stop:stride] of the stored frames.
 
             Instead of exporting, MDAnalysis can read the .gtrj file itself:
-              import MDAnalysis as mda, glassflow.mdanalysis_reader
+              import MDAnalysis as mda, glassflow.io.mdanalysis_reader
               u = mda.Universe("trajectory.gtrj")
             """
         ),
@@ -429,9 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``glassflow`` command; returns the exit code."""
-    from glassflow.config import ConfigError
-    from glassflow.export import ExportError
-    from glassflow.trajectory import TrajectoryError
+    from glassflow.config.schema import ConfigError
+    from glassflow.io.export import ExportError
+    from glassflow.io.trajectory import TrajectoryError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """The sbatch (and jobstep srun) lines that snakemake-executor-plugin-slurm builds for
 glassflow's MD jobs, from the plugin's own code.
 
-For each engine setting, the resources of ``glassflow.lammps.slurm_resources`` (what
+For each engine setting, the resources of ``glassflow.md.lammps.slurm_resources`` (what
 the MD rules declare) plus the rule's runtime/memory and a site's partition/account
 go through the plugin's ``get_submit_command`` + ``set_gres_string`` (the sbatch
 line, as in ``Executor.run_job``) and ``Executor.get_partition_arg``; the jobstep's
@@ -32,7 +32,7 @@ from snakemake_executor_plugin_slurm_jobstep import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from glassflow.lammps import Engine, lammps_command, slurm_resources  # noqa: E402
+from glassflow.md.lammps import Engine, lammps_command, slurm_resources  # noqa: E402
 
 #: Engine settings shown in docs/slurm.md: (title, engine keys).
 SETTINGS: list[tuple[str, dict[str, Any]]] = [

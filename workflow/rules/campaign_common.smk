@@ -1,10 +1,10 @@
 # Shared by campaign.smk and report.smk: the composition series of the "against m at
 # fixed x" figures, the campaigns to compare with (checked before any job runs), the
 # tables and figures of the report, and the input/params functions of their rules.
-from glassflow.campaign_compare import check_compare_dirs
-from glassflow.series import fixed_x_series
+from glassflow.campaign.compare import check_compare_dirs
+from glassflow.campaign.series import fixed_x_series
 
-# Rigidity-threshold and PRL figures: one per series (glassflow.series): the m values
+# Rigidity-threshold and PRL figures: one per series (glassflow.campaign.series): the m values
 # of one grid x, or an explicit m-series at fixed N and modifier count (the PRL's NS9),
 # drawn at the x of its parent glass.
 SERIES = fixed_x_series([cr.composition for cr in CAMPAIGN.compositions.values()])

@@ -8,11 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from glassflow.config import ConfigError, build_campaign, load_schema, replica_label
-from glassflow.lammps import Engine, force_field_context, slurm_resources
-from glassflow.preflight import preflight_settings
-from glassflow.analysis import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
-from glassflow.rule_params import (
+from glassflow.config.schema import ConfigError, load_schema
+from glassflow.config.grid import build_campaign, replica_label
+from glassflow.md.lammps import Engine, force_field_context, slurm_resources
+from glassflow.md.preflight import preflight_settings
+from glassflow.analysis.runs import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
+from glassflow.config.rule_params import (
     analysis_settings,
     canonical,
     cell_settings,
@@ -22,8 +23,8 @@ from glassflow.rule_params import (
     potential_settings,
     production_protocol,
 )
-from glassflow.segments import SegmentPlan, segments_to_run
-from glassflow.tables import config_hash
+from glassflow.md.segments import SegmentPlan, segments_to_run
+from glassflow.campaign.tables import config_hash
 
 SCHEMA_FILE = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
@@ -60,12 +61,12 @@ PREFLIGHT_RESOURCES = {
 # filled, numbers typed by the schema), so cosmetic config edits rerun nothing. How
 # LAMMPS is launched (engine.command, launcher, ranks, threads, GPUs, accelerator,
 # conda_env) is not a param: scripts read it from the validated config. See
-# docs/reruns.md and glassflow.rule_params.
+# docs/reruns.md and glassflow.config.rule_params.
 SCHEMA = load_schema(SCHEMA_FILE)
 ENGINE_PHYSICS = engine_physics(CFG, SCHEMA)
 MELT_QUENCH_PROTOCOL = melt_quench_protocol(CFG, SCHEMA)
 PRODUCTION_PROTOCOL = production_protocol(CFG, SCHEMA)
-# Production in segments (glassflow.segments): without a target and with one segment
+# Production in segments (glassflow.md.segments): without a target and with one segment
 # the production rule runs LAMMPS itself, with today's params; otherwise it stitches
 # the segments of checkpoint production_segment and its params hold the segment keys.
 SEGMENTS = SegmentPlan.from_protocol(CFG["protocol"], CFG["system"]["modifier"])

@@ -79,7 +79,7 @@ rule melt_quench:
         "../scripts/melt_quench.py"
 
 
-# Production in segments (glassflow.segments), used when protocol.target_rel_error is
+# Production in segments (glassflow.md.segments), used when protocol.target_rel_error is
 # set or protocol.segment_ps < production_ps: each segment is one job that continues
 # the previous one's end state and records D +- error in segment.json; the production
 # rule's input function reads those verdicts and asks for another segment until D has

@@ -1,13 +1,13 @@
 """Snakemake script: structure and topology of every quenched glass of one composition."""
 
-from glassflow.analysis import (
+from glassflow.analysis.runs import (
     combine,
     read_keys,
     structure_of_glass,
     structure_settings,
     write_tables,
 )
-from glassflow.rule_params import execution_settings, script_config
+from glassflow.config.rule_params import execution_settings, script_config
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

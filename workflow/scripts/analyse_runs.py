@@ -4,17 +4,17 @@ Each run is analysed on its own; the tables of all replicas are written together
 tidy table per kind with the run keys (campaign, x, m, T_K, replica) on every row.
 """
 
-from glassflow.analysis import analyse_production_run, combine, write_tables
-from glassflow.figures_softness import plot_softness_overview
-from glassflow.protocol import write_parquet_atomic
-from glassflow.rule_params import (
+from glassflow.analysis.runs import analyse_production_run, combine, write_tables
+from glassflow.campaign.tables import runs_table
+from glassflow.config.rule_params import (
     execution_settings,
     potential_path,
     script_config,
     workflow_root,
 )
+from glassflow.figures.softness import plot_softness_overview
+from glassflow.io.atomic import write_parquet_atomic
 from glassflow.runlog import logged
-from glassflow.tables import runs_table
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -6,9 +6,8 @@ which the figures and the report tables show.
 
 import pandas as pd
 
-from glassflow.arrhenius import ARRHENIUS_COLUMNS, arrhenius_table
-from glassflow.figures_campaign import flag_few_temperatures
-from glassflow.protocol import write_parquet_atomic
+from glassflow.campaign.arrhenius import ARRHENIUS_COLUMNS, arrhenius_table, flag_few_temperatures
+from glassflow.io.atomic import write_parquet_atomic
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,8 +1,8 @@
 """Snakemake script: random initial cell of one (composition, replica)."""
 
-from glassflow.cell import build_random_cell, min_pair_distance, write_lammps_data
-from glassflow.composition import Composition
-from glassflow.protocol import write_json_atomic
+from glassflow.io.atomic import write_json_atomic
+from glassflow.md.cell import build_random_cell, min_pair_distance, write_lammps_data
+from glassflow.md.composition import Composition
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -2,18 +2,18 @@
 
 Inputs: lists ``transport``, ``arrhenius``, ``runs`` (this campaign first, then the
 campaigns of config key compare_with, same order). Outputs: ``transport`` and
-``arrhenius`` comparison tables (glassflow.campaign_compare), every row compared with
+``arrhenius`` comparison tables (glassflow.campaign.compare), every row compared with
 this campaign.
 """
 
 import pandas as pd
 
-from glassflow.campaign_compare import (
+from glassflow.campaign.compare import (
     check_distinct_campaigns,
     compare_arrhenius,
     compare_transport,
 )
-from glassflow.protocol import write_parquet_atomic
+from glassflow.io.atomic import write_parquet_atomic
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -6,9 +6,9 @@ the figure ``png`` (+ ``pdf``); log: ``log[0]``.
 
 import pandas as pd
 
-from glassflow.constraint_diagnostics import constraint_diagnostic, gap_summary
-from glassflow.figures_campaign import plot_constraint_diagnostic
-from glassflow.protocol import write_parquet_atomic
+from glassflow.campaign.constraint_diagnostics import constraint_diagnostic, gap_summary
+from glassflow.figures.constraints import plot_constraint_diagnostic
+from glassflow.io.atomic import write_parquet_atomic
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

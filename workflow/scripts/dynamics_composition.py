@@ -9,9 +9,9 @@ import logging
 
 import pandas as pd
 
-from glassflow.dynamics import DynamicsSettings
-from glassflow.dynamics_tables import composition_summary, pool_replica_curves
-from glassflow.figures_dynamics import plot_alpha2, plot_msd, plot_vanhove
+from glassflow.analysis.dynamics.correlations import DynamicsSettings
+from glassflow.analysis.dynamics.tables import composition_summary, pool_replica_curves
+from glassflow.figures.dynamics import plot_alpha2, plot_msd, plot_vanhove
 
 snakemake = globals()["snakemake"]
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")

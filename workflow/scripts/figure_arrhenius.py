@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from glassflow.figures_campaign import plot_arrhenius
+from glassflow.figures.arrhenius import plot_arrhenius
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -8,8 +8,8 @@ composition.
 
 import pandas as pd
 
-from glassflow.campaign_compare import campaign_labels, label_campaigns
-from glassflow.figures_campaign import plot_arrhenius
+from glassflow.campaign.compare import campaign_labels, label_campaigns
+from glassflow.figures.arrhenius import plot_arrhenius
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from glassflow.figures_campaign import plot_conductivity_map
+from glassflow.figures.maps import plot_conductivity_map
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,13 +1,13 @@
 """Snakemake script: prl_activation_x<x>.png/.pdf (E_A against m, one series).
 
-``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.series).
+``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.campaign.series).
 """
 
 import pandas as pd
 
-from glassflow.figures_campaign import plot_prl_activation_vs_m
+from glassflow.campaign.series import select_series
+from glassflow.figures.rigidity import plot_prl_activation_vs_m
 from glassflow.runlog import logged
-from glassflow.series import select_series
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 

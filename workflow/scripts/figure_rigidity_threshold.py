@@ -1,14 +1,14 @@
 """Snakemake script: rigidity_threshold_x<x>.png/.pdf for one composition series.
 
-``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.series); the
+``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.campaign.series); the
 tables are cut to its compositions and drawn at its x.
 """
 
 import pandas as pd
 
-from glassflow.figures_campaign import plot_rigidity_threshold
+from glassflow.campaign.series import select_series
+from glassflow.figures.rigidity import plot_rigidity_threshold
 from glassflow.runlog import logged
-from glassflow.series import select_series
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from glassflow.lammps import Engine
-from glassflow.preflight import preflight, write_report
-from glassflow.rule_params import execution_settings, script_config
+from glassflow.config.rule_params import execution_settings, script_config
+from glassflow.md.lammps import Engine
+from glassflow.md.preflight import preflight, write_report
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

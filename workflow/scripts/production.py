@@ -11,19 +11,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from glassflow.lammps import Engine, lammps_command
-from glassflow.protocol import (
+from glassflow.config.rule_params import execution_settings, script_config
+from glassflow.io.atomic import write_json_atomic, write_parquet_atomic
+from glassflow.md.lammps import Engine, lammps_command
+from glassflow.md.protocol import (
     production_thermo,
     provenance,
     run_production,
     stitch_thermo,
     stitch_trajectories,
-    write_json_atomic,
-    write_parquet_atomic,
 )
-from glassflow.rule_params import execution_settings, script_config
+from glassflow.md.segments import SegmentPlan, fixed_run_summary, run_summary
 from glassflow.runlog import logged
-from glassflow.segments import SegmentPlan, fixed_run_summary, run_summary
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -3,27 +3,21 @@
 Runs LAMMPS for the segment (from the glass or melt for k = 1, from segment k - 1's end
 state otherwise), then fits D and its standard error of every element on the run so far
 (segments 1..k) and writes segment.json, which the `production` rule's input function
-reads to decide whether the run needs another segment (glassflow.segments).
+reads to decide whether the run needs another segment (glassflow.md.segments).
 """
 
 import dataclasses
 import json
 from pathlib import Path
 
-from glassflow.dynamics import DynamicsSettings
-from glassflow.lammps import Engine, lammps_command
-from glassflow.protocol import (
-    Segment,
-    production_thermo,
-    provenance,
-    run_segment,
-    write_json_atomic,
-    write_parquet_atomic,
-)
-from glassflow.rule_params import execution_settings, script_config
+from glassflow.analysis.dynamics.correlations import DynamicsSettings
+from glassflow.config.rule_params import execution_settings, script_config
+from glassflow.io.atomic import write_json_atomic, write_parquet_atomic
+from glassflow.io.trajectory import open_trajectory
+from glassflow.md.lammps import Engine, lammps_command
+from glassflow.md.protocol import Segment, production_thermo, provenance, run_segment
+from glassflow.md.segments import SegmentPlan, diffusion_record, record_decision, species_diffusion
 from glassflow.runlog import logged
-from glassflow.segments import SegmentPlan, diffusion_record, record_decision, species_diffusion
-from glassflow.trajectory import open_trajectory
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 

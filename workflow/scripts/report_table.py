@@ -1,6 +1,6 @@
 """Snakemake script: one campaign table (tables/<name>.parquet) as HTML + CSV for the report."""
 
-from glassflow.report_tables import render_parquet
+from glassflow.figures.report_tables import render_parquet
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from glassflow.figures_structure import (
+from glassflow.figures.structure import (
     plot_bond_angles,
     plot_pair_distributions,
     plot_structure_factors,

@@ -1,9 +1,9 @@
 """Snakemake script: gather the campaign's tables into tables/ and report missing runs."""
 
-from glassflow.protocol import write_parquet_atomic
-from glassflow.rule_params import workflow_root
+from glassflow.campaign.tables import concat_tables, failure_reason, git_commit, missing_runs
+from glassflow.config.rule_params import workflow_root
+from glassflow.io.atomic import write_parquet_atomic
 from glassflow.runlog import logged
-from glassflow.tables import concat_tables, failure_reason, git_commit, missing_runs
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -6,7 +6,7 @@ Outputs: ``thermo`` (T, E, P against time) and ``quench`` (E against T during th
 PNG + PDF.
 """
 
-from glassflow.figures_thermo import plot_quench_energy, plot_thermo, runs_thermo
+from glassflow.figures.thermo import plot_quench_energy, plot_thermo, runs_thermo
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

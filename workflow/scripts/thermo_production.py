@@ -5,7 +5,7 @@ same job); runs are concatenated with a ``replica`` column "<replica> at <T> K" 
 per run). Output: ``thermo`` (T, E, P against time), PNG + PDF.
 """
 
-from glassflow.figures_thermo import plot_thermo, runs_thermo
+from glassflow.figures.thermo import plot_thermo, runs_thermo
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
