@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, SCHEMA, TINY_CONFIG
@@ -288,6 +289,25 @@ def test_run_json_records_the_engine_used(one_run):
     exe = Path(run["lammps_command"][0])  # resolved: the executable actually run
     assert exe.is_absolute() and exe.name == "lmp" and run["lammps_command"][-1] == "-nocite"
     assert run["protocol"]["production_ps"] == 4.0
+
+
+@pytest.mark.lammps
+@pytest.mark.slow
+def test_run_json_records_package_versions_and_reruns_nothing(one_run):
+    """Versions are recorded in glass.json and run.json, read by the tables, never params."""
+    import json
+
+    from glassflow.md.protocol import package_versions
+
+    workdir, _, _ = one_run
+    results = workdir / "results/tiny"
+    run = json.loads((results / "x0.50_m2.00/T2400/rep01/production/run.json").read_text())
+    glass = json.loads((results / "x0.50_m2.00/rep01/glass/glass.json").read_text())
+    assert run["versions"] == glass["versions"] == package_versions()
+    assert run["lammps_version"] == glass["lammps_version"] != "unknown"
+    runs = pd.read_parquet(results / "tables/runs.parquet")
+    assert len(runs) == 1 and not any(c.startswith("versions") for c in runs.columns)
+    assert dry_run_jobs(workdir, workdir / "one.yaml") == {}
 
 
 @pytest.mark.lammps

@@ -19,12 +19,14 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from glassflow import __version__ as glassflow_version
 from glassflow.io.atomic import write_json_atomic
 from glassflow.io.trajectory import TrajectoryError, frame_dtype, open_trajectory
 from glassflow.md.lammps import (
@@ -663,6 +665,41 @@ def expected_frames(protocol: Mapping[str, Any]) -> int:
     return n_steps // every + 1
 
 
+#: Distributions whose installed versions every glass.json / run.json records (the LAMMPS
+#: that ran is recorded apart, as ``lammps_version``, from its own log).
+RECORDED_DISTRIBUTIONS: tuple[str, ...] = ("numpy", "scipy", "pandas", "pyarrow", "snakemake")
+
+
+def package_versions(
+    distributions: Sequence[str] = RECORDED_DISTRIBUTIONS,
+) -> dict[str, str | None]:
+    """Versions of the Python, of glassflow and of ``distributions`` in this interpreter.
+
+    ``glassflow`` is the version of the package actually imported (``__version__``);
+    the others come from the installed distribution metadata (:mod:`importlib.metadata`),
+    ``None`` when a distribution is not installed (e.g. no snakemake inside a job's own
+    environment).
+    """
+    versions: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "glassflow": glassflow_version,
+    }
+    for name in distributions:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def provenance() -> dict[str, Any]:
-    """Host and Python facts recorded with each run."""
-    return {"host": platform.node(), "python": platform.python_version()}
+    """Host, Python and package versions recorded with each run (glass.json, run.json).
+
+    ``versions`` is an output only: no rule params depend on it, so a new numpy or
+    glassflow version reruns nothing by itself.
+    """
+    return {
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "versions": package_versions(),
+    }
