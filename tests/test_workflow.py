@@ -65,8 +65,8 @@ def test_dry_run_prl_campaign_lists_every_job(tmp_path):
     assert counts["figure_rigidity_threshold"] == 2
     assert counts["report_tables"] == 9
     assert "compare_campaigns" not in counts  # only with compare_with
+    # its wall time is measured by benchmarks/dag_scale.py, not asserted here
     print(f"dry run of the PRL campaign: {sum(counts.values())} jobs in {elapsed:.1f} s")
-    assert elapsed < 20
 
 
 def test_bad_config_fails_before_any_job(tmp_path):
