@@ -82,8 +82,13 @@ def _mutate(cfg, path, value):
         (("temperatures_K",), [-5], "temperatures_K[0]", "got -5; expected an integer > 0"),
         (("replicas",), 0, "replicas", "got 0; expected an integer >= 1"),
         (("engine", "accelerator"), "cuda", "engine.accelerator", "one of none, omp, gpu"),
-        (("engine", "cutoff_A"), 12.0, "cell.density_g_cm3", "shorter than twice engine.cutoff_A"),
-        (("compositions", "n_atoms"), 3, "compositions.n_atoms", "too small"),
+        (
+            ("engine", "cutoff_A"),
+            12.0,
+            "compositions.n_atoms",
+            "shorter than twice engine.cutoff_A",
+        ),
+        (("compositions", "n_atoms"), 3, "compositions.n_atoms", "smallest n_atoms that works"),
         (("system", "modifier"), "Li", "system", "'Li' has no parameters"),
         (("campaign",), "../x", "campaign", "got '../x'; expected a string matching"),
         (("system", "modifier"), "Na; rm -rf ~", "system.modifier", "not an element symbol"),
@@ -386,6 +391,96 @@ def test_defaults_longer_than_a_short_run_are_clipped_not_rejected(tiny_config, 
 
 
 # --------------------------------------------------------------------------------------
+# Refused before any job: an unwritable results_dir, too few atoms
+# --------------------------------------------------------------------------------------
+def test_results_dir_under_a_file_is_refused_and_nothing_is_created(
+    tiny_config, schema, root, tmp_path
+):
+    """Snakemake would fail on its first output directory, in a long traceback."""
+    base = tmp_path
+    blocker = base / "not_a_directory"
+    blocker.write_text("a file where a directory is needed\n")
+    tiny_config["results_dir"] = str(blocker / "results")
+    with pytest.raises(ConfigError) as err:
+        campaign(tiny_config, schema, root)
+    msg = str(err.value)
+    assert "config key 'results_dir'" in msg and str(blocker) in msg, msg
+    assert "not a directory" in msg, msg
+    assert len(msg.splitlines()) <= 3, msg
+    assert sorted(base.iterdir()) == [blocker] and blocker.is_file()
+
+
+def test_results_dir_on_a_filesystem_that_takes_no_files_is_refused(tiny_config, schema, root):
+    """/proc takes no new files, not even from root (who ignores permission bits)."""
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux /proc")
+    tiny_config["results_dir"] = "/proc/glassflow_results"
+    with pytest.raises(ConfigError) as err:
+        campaign(tiny_config, schema, root)
+    msg = str(err.value)
+    assert "config key 'results_dir'" in msg and "/proc" in msg and "not writable" in msg, msg
+    assert len(msg.splitlines()) <= 3, msg
+
+
+def test_results_dir_that_does_not_exist_yet_is_accepted_not_created(
+    tiny_config, schema, root, tmp_path
+):
+    base = tmp_path
+    tiny_config["results_dir"] = str(base / "new" / "results")
+    camp = campaign(tiny_config, schema, root)
+    assert camp.results == base / "new" / "results" / "tiny"
+    assert list(base.iterdir()) == []  # neither the directory nor a probe file left
+
+
+def _smallest_n_atoms(msg: str) -> dict[str, int]:
+    """{composition label: smallest n_atoms} named by an n_atoms error."""
+    found = re.findall(
+        r"composition (x\S+): .*the smallest n_atoms that works for it is (\d+)", msg
+    )
+    return {label: int(n) for label, n in found}
+
+
+@pytest.mark.parametrize(
+    ("n_atoms", "why"),
+    [(3, "at least one Si atom"), (20, "shorter than twice engine.cutoff_A")],
+    ids=["no_whole_units", "cell_too_short"],
+)
+def test_too_few_atoms_names_n_atoms_and_the_smallest_count(
+    tiny_config, schema, root, n_atoms, why
+):
+    tiny_config["compositions"]["n_atoms"] = n_atoms
+    with pytest.raises(ConfigError) as err:
+        campaign(tiny_config, schema, root)
+    msg = str(err.value)
+    assert "config key 'compositions.n_atoms'" in msg and "cell.density_g_cm3'" not in msg, msg
+    assert why in msg, msg
+    smallest = _smallest_n_atoms(msg)
+    assert set(smallest) <= {"x0.50_m2.00", "x0.50_m3.00"} and smallest, msg
+    # the count given is the smallest that works for that composition
+    for label, n in smallest.items():
+        one = copy.deepcopy(tiny_config)
+        one["compositions"]["grid"]["m"] = [float(label.split("_m")[1])]
+        one["compositions"]["n_atoms"] = n
+        assert list(campaign(one, schema, root).compositions) == [label]
+        one["compositions"]["n_atoms"] = n - 1
+        with pytest.raises(ConfigError, match=rf"composition {label}: .* is {n}\b"):
+            campaign(one, schema, root)
+
+
+def test_too_few_atoms_in_length_mode_names_n_atoms(tiny_config, schema, root):
+    """With a fixed cell length only whole units count: at x=0.5, m=3, 3 atoms round to
+    no Si atom, 4 to one Si and one Na2S unit (7 atoms)."""
+    tiny_config["cell"] = {"mode": "length", "length_A": 20.0}
+    tiny_config["compositions"]["n_atoms"] = 3
+    with pytest.raises(ConfigError) as err:
+        campaign(tiny_config, schema, root)
+    assert _smallest_n_atoms(str(err.value)) == {"x0.50_m3.00": 4}, str(err.value)
+    tiny_config["compositions"]["n_atoms"] = 4
+    camp = campaign(tiny_config, schema, root)
+    assert camp.compositions["x0.50_m3.00"].composition.counts == {"Na": 2, "Si": 1, "S": 4}
+
+
+# --------------------------------------------------------------------------------------
 # Dry runs: what a user sees from `snakemake -n`
 # --------------------------------------------------------------------------------------
 def _dry_run(tmp_path, *args):
@@ -496,6 +591,35 @@ def test_dry_run_configfile_still_replaces_the_default(tmp_path):
     assert code == 0, out
     counts = _job_counts(out)
     assert counts["build_cell"] == 2 * 3 and counts["production"] == 2 * 2 * 3, out
+
+
+def test_dry_run_refuses_a_results_dir_under_a_file(tmp_path):
+    from test_workflow import snakemake
+
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("")
+    results = blocker / "results"
+    proc = snakemake(
+        "-n", "--configfile", str(TINY_CONFIG), "--config", f"results_dir={results}",
+        "-d", str(tmp_path / "wd"), check=False,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'results_dir'" in out and str(blocker) in out, out
+    assert len(out.splitlines()) < 20, out
+    assert blocker.is_file() and not (tmp_path / "wd" / "results").exists()
+
+
+def test_dry_run_refuses_too_few_atoms_naming_n_atoms(tmp_path):
+    from test_workflow import snakemake
+
+    cfg = _tiny_edited(tmp_path, ("n_atoms: 150", "n_atoms: 3"))
+    proc = snakemake("-n", "--configfile", cfg, "-d", str(tmp_path / "wd"), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'compositions.n_atoms'" in out, out
+    assert "smallest n_atoms that works" in out, out
+    assert len(out.splitlines()) < 20, out
 
 
 # --------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ window, the VACF length; see the schema) are held to the run only when they diff
 from the package default: a default too long for a short test run is clipped as
 documented, a value the user wrote must fit.
 
+``results_dir_problems`` checks that the results can be written at all: Snakemake would
+otherwise fail on its first output directory, in a long traceback.
+
 Every function returns a list of messages ``config key '<key>': <problem>`` (empty when
 all is well), so that all problems are reported together.
 """
@@ -19,8 +22,11 @@ all is well), so that all problems are reported together.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 Section = Mapping[str, Any]
@@ -362,3 +368,64 @@ def run_facts(cfg: Mapping[str, Any], cells_A: Mapping[str, float]) -> RunFacts:
         shortest_cell_A=float(cells_A[label]),
         shortest_cell_label=label,
     )
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (a file, a directory or anything else)."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _write_problem(directory: Path) -> str | None:
+    """Why no file can be created in the existing ``directory``; None when one can.
+
+    ``os.access`` answers from the permission bits, which root ignores; a real probe (a
+    temporary file, removed at once) also sees read-only file systems and the like.
+    """
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "permission denied"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".glassflow-write-probe-", dir=directory)
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def results_dir_problems(results_dir: str | Path, campaign: str) -> list[str]:
+    """Can the campaign's results be written under ``results_dir``? Creates nothing.
+
+    Parameters
+    ----------
+    results_dir
+        The config value ``results_dir``: absolute, or relative to the working directory
+        (where Snakemake runs, after ``--directory``).
+    campaign
+        The campaign name; its results go to ``results_dir/<campaign>``.
+
+    Returns
+    -------
+    list of str
+        One message naming ``results_dir`` and the path that blocks it, or nothing. The
+        directory is checked where it exists; otherwise its nearest existing ancestor
+        must be a directory in which files can be created (a temporary file is made
+        there and removed at once).
+    """
+    target = Path(os.path.abspath(Path(results_dir) / campaign))
+    existing = _nearest_existing(target)
+    where = "" if existing == target else f" ({existing} exists, the rest would be created)"
+    key = f"config key 'results_dir': cannot write the results to {target}"
+    if not existing.is_dir():
+        if existing.is_file():
+            what = "a file"
+        elif existing.is_symlink():
+            what = "a broken symbolic link"
+        else:
+            what = "a special file"
+        return [f"{key}: {existing} is {what}, not a directory"]
+    problem = _write_problem(existing)
+    if problem is not None:
+        return [f"{key}: {existing} is not writable ({problem}){where}"]
+    return []

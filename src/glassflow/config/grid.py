@@ -1,8 +1,9 @@
 """The campaign grid: compositions x temperatures x replicas, checked beyond the schema.
 
 ``build_campaign`` validates the config (:mod:`glassflow.config.schema`), expands the grid
-and checks what the schema cannot (cell long enough for the cutoff, potential covers the
-elements, N large enough, and the analysis settings against the campaign:
+and checks what the schema cannot (results directory writable, cell long enough for the
+cutoff, potential covers the elements, N large enough -- naming the smallest
+``compositions.n_atoms`` that works --, and the analysis settings against the campaign:
 :mod:`glassflow.config.checks`).
 """
 
@@ -13,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glassflow.config.checks import analysis_problems, run_facts
+from glassflow.config.checks import analysis_problems, results_dir_problems, run_facts
 from glassflow.config.schema import ConfigError, config_error, load_schema, validate_config
 from glassflow.md.cell import cell_length_for_density, density_for_cell_length
 from glassflow.md.composition import (
     Composition,
     composition_from_counts,
+    composition_label,
     counts_from_xm,
     net_charge,
     neutralised_charges,
@@ -84,10 +86,80 @@ class Campaign:
         ]
 
 
-def _resolve_compositions(cfg: dict[str, Any]) -> list[Composition]:
+#: compositions.n_atoms may not be smaller (the schema's minimum)
+MIN_N_ATOMS = 3
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A composition of the config; ``from_grid``: its size is ``compositions.n_atoms``."""
+
+    composition: Composition
+    from_grid: bool
+
+
+def smallest_n_atoms(
+    x: float,
+    m: float,
+    elements: tuple[str, str, str],
+    masses: dict[str, float] | None = None,
+    density_g_cm3: float | None = None,
+    min_cell_A: float = 0.0,
+) -> int:
+    """Smallest ``compositions.n_atoms`` that builds grid point (x, m).
+
+    Parameters
+    ----------
+    x, m
+        The grid point (modifier fraction, former chalcogen ratio).
+    elements
+        Modifier, former and anion symbols.
+    masses
+        Atomic masses by element (g/mol); needed with ``density_g_cm3``.
+    density_g_cm3
+        ``cell.density_g_cm3`` in density mode: the cell must then also be at least
+        ``min_cell_A`` long. None in length mode (the cell does not grow with N).
+    min_cell_A
+        Shortest cell edge accepted (twice ``engine.cutoff_A``), Å.
+
+    Returns
+    -------
+    int
+        The smallest count >= :data:`MIN_N_ATOMS` for which
+        :func:`~glassflow.md.composition.counts_from_xm` holds at least one former atom
+        (and one M2Y unit when x > 0) and, in density mode, the cell is long enough. The
+        counts never decrease with N, so every larger count works too.
+    """
+
+    def works(n: int) -> bool:
+        try:
+            comp = counts_from_xm(x, m, n, *elements)
+        except ValueError:
+            return False
+        if density_g_cm3 is None:
+            return True
+        assert masses is not None, "masses are needed with density_g_cm3"
+        return cell_length_for_density(comp.counts, masses, density_g_cm3) >= min_cell_A
+
+    fails, hi = MIN_N_ATOMS - 1, MIN_N_ATOMS
+    while not works(hi):
+        fails, hi = hi, 2 * hi
+        if hi > 2**40:
+            raise ValueError(f"no atom count builds x={x}, m={m}")
+    while hi - fails > 1:  # works(hi), not works(fails)
+        mid = (hi + fails) // 2
+        fails, hi = (fails, mid) if works(mid) else (mid, hi)
+    return hi
+
+
+def _resolve_compositions(
+    cfg: dict[str, Any],
+) -> tuple[list[_Planned], list[tuple[float, float]]]:
+    """The config's compositions, and the grid points too small to build at n_atoms."""
     sysc = cfg["system"]
     elements = (sysc["modifier"], sysc["former"], sysc["anion"])
-    comps: list[Composition] = []
+    comps: list[_Planned] = []
+    too_small: list[tuple[float, float]] = []
     grid = cfg["compositions"].get("grid")
     n_atoms = cfg["compositions"]["n_atoms"]
     if grid:
@@ -100,9 +172,9 @@ def _resolve_compositions(cfg: dict[str, Any]) -> list[Composition]:
         for x in grid["x"]:
             for m in grid["m"]:
                 try:
-                    comps.append(counts_from_xm(x, m, n_atoms, *elements))
-                except ValueError as err:
-                    raise ConfigError(f"config key 'compositions.n_atoms': {err}") from err
+                    comps.append(_Planned(counts_from_xm(x, m, n_atoms, *elements), True))
+                except ValueError:
+                    too_small.append((x, m))
     for i, counts in enumerate(cfg["compositions"]["explicit"]):
         try:
             comp = composition_from_counts(counts, *elements)
@@ -113,27 +185,105 @@ def _resolve_compositions(cfg: dict[str, Any]) -> list[Composition]:
                 f"config key 'compositions.explicit[{i}]': counts {counts} give m = "
                 f"{comp.m_requested:.3f}, below 2"
             )
-        comps.append(comp)
-    if not comps:
+        comps.append(_Planned(comp, False))
+    if not comps and not too_small:
         raise ConfigError("config key 'compositions': give a grid (x, m) or explicit counts")
-    labels = [c.label for c in comps]
+    labels = [c.composition.label for c in comps]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dupes:
         raise ConfigError(
             f"config key 'compositions': compositions collide on the labels {dupes} "
             "(x and m are rounded to two decimals)"
         )
-    return comps
+    return comps, too_small
+
+
+def _n_atoms_problems(
+    cfg: dict[str, Any],
+    potential: Potential,
+    too_small: list[tuple[float, float]],
+    short_cells: list[tuple[Composition, float]],
+) -> list[str]:
+    """Messages for grid compositions that ``compositions.n_atoms`` cannot build.
+
+    ``too_small``: grid points without a whole former atom or M2Y unit; ``short_cells``:
+    compositions and their cell edge (Å) shorter than twice the cutoff, in density mode.
+    Each message names the composition and the smallest n_atoms that works for it.
+    """
+    sysc, cell = cfg["system"], cfg["cell"]
+    elements = (sysc["modifier"], sysc["former"], sysc["anion"])
+    n, min_cell = cfg["compositions"]["n_atoms"], 2.0 * cfg["engine"]["cutoff_A"]
+    density = cell["density_g_cm3"] if cell["mode"] == "density" else None
+    key = "config key 'compositions.n_atoms'"
+
+    def smallest(x: float, m: float) -> int:
+        return smallest_n_atoms(x, m, elements, potential.masses, density, min_cell)
+
+    problems = []
+    modifier, former, anion = elements
+    for x, m in too_small:
+        n_min = smallest(x, m)
+        need = f"at least one {former} atom" + (
+            f" and one {modifier}2{anion} unit" if x > 0 else ""
+        )
+        for_cell = ""
+        if density is not None and n_min > smallest_n_atoms(x, m, elements):
+            for_cell = (
+                f" (for a cell at least twice engine.cutoff_A, {min_cell:.3f} A, at "
+                f"cell.density_g_cm3 = {density:g})"
+            )
+        problems.append(
+            f"{key}: {n} atoms are too few for composition {composition_label(x, m)}: it "
+            f"needs {need}; the smallest n_atoms that works for it is {n_min}{for_cell}"
+        )
+    for comp, box in short_cells:
+        n_min = smallest(comp.x_requested, comp.m_requested)
+        problems.append(
+            f"{key}: {n} atoms are too few for composition {comp.label}: its cell at "
+            f"cell.density_g_cm3 = {density:g} is {box:.3f} A, shorter than twice "
+            f"engine.cutoff_A ({min_cell:.3f} A); the smallest n_atoms that works for it "
+            f"is {n_min} (or lower the density or the cutoff)"
+        )
+    return problems
 
 
 def build_campaign(
-    config: dict[str, Any], schema_path: str | Path, root: str | Path = "."
+    config: dict[str, Any],
+    schema_path: str | Path,
+    root: str | Path = ".",
+    check_writable: bool = True,
 ) -> Campaign:
-    """Validate ``config`` and expand it into a :class:`Campaign` (no expensive work)."""
+    """Validate ``config`` and expand it into a :class:`Campaign` (no expensive work).
+
+    Parameters
+    ----------
+    config
+        The config mapping (``--configfile`` / ``--config``).
+    schema_path
+        ``workflow/schemas/config.schema.yaml``.
+    root
+        Directory the potential files (``system.potential_dir``) are relative to.
+    check_writable
+        Refuse a ``results_dir`` in which the results cannot be written
+        (:func:`~glassflow.config.checks.results_dir_problems`; relative paths are
+        taken from the working directory). Off for tools that only read results.
+
+    Returns
+    -------
+    Campaign
+        The expanded grid with the validated config (defaults filled).
+
+    Raises
+    ------
+    ConfigError
+        With a short message naming the config key of every problem found.
+    """
     cfg = validate_config(config, schema_path)
     root = Path(root)
     name = _checked(check_name, cfg["campaign"], "campaign")
     _checked(check_results_dir, cfg["results_dir"], "results_dir")
+    if check_writable and (problems := results_dir_problems(cfg["results_dir"], name)):
+        raise config_error(problems)
     sysc = cfg["system"]
     for key in ("modifier", "former", "anion"):
         _checked(check_element, sysc[key], f"system.{key}")
@@ -155,7 +305,10 @@ def build_campaign(
     camp = Campaign(name=name, config=cfg, potential=potential)
     cell = cfg["cell"]
     cutoff = cfg["engine"]["cutoff_A"]
-    for comp in _resolve_compositions(cfg):
+    planned, too_small = _resolve_compositions(cfg)
+    short_cells: list[tuple[Composition, float]] = []
+    for item in planned:
+        comp = item.composition
         if cell["mode"] == "density":
             box = cell_length_for_density(comp.counts, potential.masses, cell["density_g_cm3"])
             key = "cell.density_g_cm3"
@@ -165,6 +318,9 @@ def build_campaign(
             box = float(cell["length_A"])
             key = "cell.length_A"
         if box < 2.0 * cutoff:
+            if item.from_grid and cell["mode"] == "density":
+                short_cells.append((comp, box))  # more atoms make a longer cell
+                continue
             raise ConfigError(
                 f"config key '{key}': composition {comp.label} gives a cell of {box:.3f} A, "
                 f"shorter than twice engine.cutoff_A ({2 * cutoff:.3f} A); use more atoms, "
@@ -180,6 +336,8 @@ def build_campaign(
             charges_used=charges,
             net_charge_e=net_charge(comp.counts, potential.charges),
         )
+    if problems := _n_atoms_problems(cfg, potential, too_small, short_cells):
+        raise config_error(problems)
     camp.temperatures_K = sorted(int(t) for t in cfg["temperatures_K"])
     camp.replicas = list(range(1, cfg["replicas"] + 1))
     _check_protocol(cfg)
