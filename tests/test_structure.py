@@ -135,6 +135,91 @@ def test_xray_form_factor_and_neutron_lengths():
     assert b == pytest.approx([3.63, 4.1491, 2.847], abs=0.01)
 
 
+# International Tables for Crystallography Vol. C (1992), Table 6.1.1.4: coefficients of the
+# analytic approximation f0(s) = c + sum_i a_i exp(-b_i s^2), s = sin(theta)/lambda in 1/Å,
+# to the neutral-atom form factors of its Table 6.1.1.1 (the Cromer-Mann fit, a reprint of
+# International Tables for X-ray Crystallography Vol. IV (1974), Table 2.2B). xraydb uses the
+# independent five-Gaussian fit of Waasmaier & Kirfel (1995) to the same tabulated values.
+IT_VOL_C_6114 = {
+    "Na": ((4.7626, 3.1736, 1.2674, 1.1128), (3.2850, 8.8422, 0.3136, 129.424), 0.6760),
+    "Si": ((6.2915, 3.0353, 1.9891, 1.5410), (2.4386, 32.3337, 0.6785, 81.6937), 1.1407),
+    "S": ((6.9053, 5.2034, 1.4379, 1.5863), (1.4679, 22.2151, 0.2536, 56.1720), 0.8669),
+}
+
+
+def test_xray_form_factors_match_international_tables_at_finite_k():
+    s = np.array([0.1, 0.3, 0.5])  # sin(theta)/lambda, 1/Å
+    k = 4.0 * np.pi * s  # k = 4 pi sin(theta)/lambda
+    f = sfac.xray_form_factors(["Na", "Si", "S"], k)
+    for row, el in zip(f, ("Na", "Si", "S"), strict=True):
+        a, b, c = IT_VOL_C_6114[el]
+        expect = c + sum(ai * np.exp(-bi * s**2) for ai, bi in zip(a, b, strict=True))
+        # the two fits agree with the tabulated values (and each other) to ~0.01 electron;
+        # f0 falls by 1-2 electrons per 0.1 1/Å of s here, so a wrong k <-> s factor fails
+        np.testing.assert_allclose(row, expect, atol=0.01, err_msg=el)
+    assert f[0] == pytest.approx([9.76, 6.88, 4.29], abs=0.01)  # Na, from the coefficients
+
+
+UNIT_N = ((1, 0, 0), (0, 1, 0), (0, 0, 1))  # |n| = 1, one of each +-n pair
+
+
+def _plane_wave_partials(pos, types, box, n_vectors):
+    """Faber-Ziman S_ab (2, 2) averaged over the given k = 2 pi n / L, summed atom by atom:
+
+    S_ab = 1 + N / (N_a N_b) [Re(rho_a rho_b*) - delta_ab N_a], rho_a = sum_{j in a} e^{ik.r_j}.
+    """
+    n_tot = len(types)
+    counts = np.bincount(types, minlength=2)
+    s = np.zeros((2, 2))
+    for n in n_vectors:
+        k = 2.0 * np.pi * np.asarray(n) / box
+        rho = [np.exp(1j * pos[types == a] @ k).sum() for a in (0, 1)]
+        for a in (0, 1):
+            for b in (0, 1):
+                self_term = counts[a] if a == b else 0.0
+                corr = (rho[a] * np.conj(rho[b])).real - self_term
+                s[a, b] += 1.0 + n_tot / (counts[a] * counts[b]) * corr
+    return s / len(n_vectors)
+
+
+def _faber_ziman(s_ab, c, f):
+    """physics.md §5: S - 1 = sum_ab c_a c_b f_a f_b (S_ab - 1) / (sum_a c_a f_a)^2."""
+    pairs = [(a, b) for a in range(len(c)) for b in range(len(c))]
+    num = sum(c[a] * c[b] * f[a] * f[b] * (s_ab[a, b] - 1.0) for a, b in pairs)
+    return 1.0 + num / (c @ f) ** 2
+
+
+def test_total_structure_factor_with_cross_terms_matches_plane_wave_sum():
+    box = np.array([10.0, 10.0, 10.0])
+    pos = np.array(
+        [[1.0, 2.0, 3.0], [4.5, 1.0, 7.0], [8.0, 6.5, 2.5], [3.0, 8.0, 5.0], [6.0, 4.0, 9.0]]
+    )
+    types = np.array([0, 0, 0, 1, 1])  # 3 A, 2 B
+    # the shell 0.5 <= |k| < 0.7 1/Å holds only |n| = 1 (three vectors in the half space)
+    k, s_ab, nvec = sfac.structure_factor_direct(pos, types, ("A", "B"), box, 0.5, 0.7, 0.2)
+    assert nvec.tolist() == [3] and k == pytest.approx([2.0 * np.pi / 10.0])
+    by_hand = _plane_wave_partials(pos, types, box, UNIT_N)
+    np.testing.assert_allclose(s_ab[:, :, 0], by_hand, atol=1e-5)
+    assert abs(by_hand[0, 1] - 1.0) > 0.3  # a real cross term, not zeroed
+    c = np.array([3.0, 2.0]) / 5.0
+    f = np.array([11.0, 16.0])
+    expect = _faber_ziman(by_hand, c, f)
+    # the same number from the scattered amplitude, with no partials at all:
+    # S = 1 + (<|sum_j f_j e^{ik.r_j}|^2> / N - <f^2>) / <f>^2
+    amp2 = np.mean(
+        [
+            abs(np.sum(f[types] * np.exp(2j * np.pi * pos @ (np.array(n) / box)))) ** 2
+            for n in UNIT_N
+        ]
+    )
+    assert expect == pytest.approx(1.0 + (amp2 / 5 - c @ f**2) / (c @ f) ** 2, rel=1e-12)
+    assert sfac.total_structure_factor(s_ab, c, f)[0] == pytest.approx(expect, abs=1e-5)
+    # k-dependent weights (S, nk), as the X-ray total uses them
+    f2 = np.array([[11.0, 7.0], [16.0, 3.0]])
+    tot2 = sfac.total_structure_factor(np.repeat(s_ab, 2, axis=2), c, f2)
+    assert tot2 == pytest.approx([expect, _faber_ziman(by_hand, c, f2[:, 1])], abs=1e-5)
+
+
 def test_total_structure_factor_and_interference():
     s = np.ones((2, 2, 5))
     s[0, 0] = 2.0
