@@ -16,10 +16,12 @@ from glassflow.analysis.dynamics.correlations import (
 from glassflow.analysis.dynamics.tables import analyse_run, composition_summary
 from glassflow.analysis.dynamics.transport import (
     A2_PS_TO_CM2_S,
+    DiffusionFit,
     FitSettings,
     MSDCurve,
     a2ps_to_cm2s,
     collective_conductivity,
+    conductivity_estimate,
     coordination_numbers,
     fast_slow_partition,
     fit_einstein,
@@ -119,6 +121,89 @@ def test_unit_conversions_hand_computed():
     assert collective_conductivity(6 * 360.0, 1.0e6, 1000.0) == pytest.approx(s, rel=1e-12)
     h, he = haven_ratio(2.0, 4.0, 0.2, 0.4)
     assert h == 0.5 and he == pytest.approx(0.5 * np.hypot(0.1, 0.1))
+
+
+# CODATA 2018 (exact in the SI since 2019), written here, not taken from the module
+E_C = 1.602176634e-19  # elementary charge, C
+KB_J_K = 1.380649e-23  # Boltzmann constant, J/K
+
+
+def sigma_by_hand(charge_slope_e2A2_ps, volume_A3, temperature_K):
+    """sigma = e^2/(6 V kB T) d<|sum_i z_i dr_i|^2>/dt (eq 5) in S/cm.
+
+    Slope in e^2 Å^2/ps -> C^2 cm^2/s with 1 Å^2/ps = 1e-4 cm^2/s; V in Å^3 -> cm^3
+    with 1 Å^3 = 1e-24 cm^3: C^2 cm^2 s^-1 / (cm^3 J) = C/(V s) / cm = S/cm.
+    """
+    return E_C**2 * charge_slope_e2A2_ps * 1e-4 / (6 * volume_A3 * 1e-24 * KB_J_K * temperature_K)
+
+
+def exact_charge_curve(slope_e2A2_ps, n_frames=4000, dt=0.05):
+    """A collective charge MSD that is exactly ``slope t`` at every lag (one 'particle')."""
+    lags = np.unique(np.geomspace(1, n_frames - 1, 300).astype(np.int64))
+    return MSDCurve(lags, slope_e2A2_ps * lags * dt, 1.0, n_frames, dt)
+
+
+def known_fit(d_a2_ps, rel_err=0.01, t_start_ps=1.0):
+    """An Einstein fit with a given D (Å^2/ps), as conductivity_estimate receives it."""
+    return DiffusionFit(
+        True, "", 99.0, 1.0, D=d_a2_ps, D_err=rel_err * d_a2_ps, t_start_ps=t_start_ps
+    )
+
+
+VOLUMES_A3 = (6000.0, 12000.0, 24000.0)  # three replicas, a factor 4 apart
+
+
+def test_pooled_sigma_of_replicas_with_equal_conductivity_and_different_volumes():
+    """Three replicas of one conductivity sigma0 in cells of 6000, 12000, 24000 Å^3.
+
+    Each replica's charge MSD is exactly ``s_i t`` with ``s_i = 6 V_i kB T sigma0 / e^2``
+    (eq 5 solved for the slope, so s_i grows with V_i): the pooled sigma must be
+    sigma0 whatever the weights of the stacked fit. Rescaling each MSD by V_i/V_ref
+    instead of V_ref/V_i gives slopes proportional to V_i^2 and a different sigma.
+    """
+    temperature, sigma0 = 1200.0, 0.05
+    slopes = [sigma0 * 6 * v * 1e-24 * KB_J_K * temperature / (E_C**2 * 1e-4) for v in VOLUMES_A3]
+    for s_i, v in zip(slopes, VOLUMES_A3, strict=True):
+        assert sigma_by_hand(s_i, v, temperature) == pytest.approx(sigma0, rel=1e-12)
+    est = conductivity_estimate(
+        {"Na": known_fit(0.1)},
+        {"Na": 100.0},
+        {"Na": 1.0},
+        [exact_charge_curve(s_i) for s_i in slopes],
+        VOLUMES_A3,
+        temperature,
+    )
+    assert est.sigma == pytest.approx(sigma0, rel=1e-9)
+    assert est.sigma_lo < sigma0 < est.sigma_hi
+
+
+def test_pooled_sigma_and_haven_of_independent_ions_in_different_volumes():
+    """N independent ions of charge z and diffusivity D in each of three cells of
+    different volume: the charge MSD is ``N z^2 6 D t`` in every replica, so
+
+        sigma_i = e^2 N z^2 D / (V_i kB T) = sigma_NE,i       (eq 5 = eq 8, H_R = 1).
+
+    The three runs are equally long with the same lags, so the stacked GLS gives the
+    replicas equal weights: the pooled sigma is the mean of the sigma_i (by hand below),
+    the pooled sigma_NE the same mean, and H_R = 1 exactly.
+    """
+    temperature, n, z, d = 900.0, 200.0, 0.6, 0.05  # d in Å^2/ps
+    slope = n * z**2 * 6 * d
+    sig_i = [sigma_by_hand(slope, v, temperature) for v in VOLUMES_A3]
+    # eq 8 by hand: N z^2 e^2 D / (V kB T), D in cm^2/s, V in cm^3
+    ne_i = [n * z**2 * E_C**2 * d * 1e-4 / (v * 1e-24 * KB_J_K * temperature) for v in VOLUMES_A3]
+    assert sig_i == pytest.approx(ne_i, rel=1e-12)
+    est = conductivity_estimate(
+        {"Na": known_fit(d)},
+        {"Na": n},
+        {"Na": z},
+        [exact_charge_curve(slope) for _ in VOLUMES_A3],
+        VOLUMES_A3,
+        temperature,
+    )
+    assert est.sigma == pytest.approx(np.mean(sig_i), rel=1e-9)
+    assert est.sigma_ne == pytest.approx(np.mean(ne_i), rel=1e-12)
+    assert est.haven == pytest.approx(1.0, rel=1e-9)
 
 
 def charged_system(path, n_frames, n_pairs, correlated, seed=0, dt=0.1, d=0.2):

@@ -661,6 +661,60 @@ def coordination_numbers(
 # --------------------------------------------------------------------------------------
 # conductivity: Nernst-Einstein from the Einstein fits, collective from the charge MSD
 # --------------------------------------------------------------------------------------
+def reference_volume_A3(volumes_A3: npt.ArrayLike) -> float:
+    """Cell volume at which replica-pooled conductivities are evaluated.
+
+    The harmonic mean ``V_ref = R / sum_i (1 / V_i)`` of the R replicas' volumes.
+    sigma (eq 5) and sigma_NE (eq 8) are both proportional to 1/V, so the replica
+    mean of either is ``(...)/V_ref``: with this volume, independent ions with the
+    same D in every replica give sigma = sigma_NE (``H_R = 1``) however the volumes
+    differ (docs/transport.md, "Conductivity and Haven ratio").
+
+    Parameters
+    ----------
+    volumes_A3 : (n_replicas,) float
+        Cell volume of each replica, Å^3, all > 0.
+
+    Returns
+    -------
+    float
+        ``V_ref``, Å^3 (equal to the common volume when all are equal).
+    """
+    v = np.asarray(volumes_A3, dtype=np.float64)
+    if v.size == 0 or not np.all(v > 0):
+        raise ValueError(f"cell volumes must be > 0, got {v}")
+    if np.all(v == v[0]):
+        return float(v[0])  # exactly, not to within rounding
+    return float(v.size / np.sum(1.0 / v))
+
+
+def charge_msd_at_volume(
+    msd_e2A2: npt.ArrayLike, volume_A3: float, reference_A3: float
+) -> FloatArray:
+    """Collective charge MSD of a cell of volume V rescaled to the volume ``V_ref``.
+
+    sigma = e^2/(6 V kB T) d<|sum_i z_i dr_i|^2>/dt (eq 5) is proportional to MSD/V,
+    so the MSD that gives the same sigma in a cell of volume ``V_ref`` is
+    ``MSD x V_ref / V``. Replicas rescaled this way can be stacked and fitted with one
+    slope, and :func:`collective_conductivity` evaluated at ``V_ref``.
+
+    Parameters
+    ----------
+    msd_e2A2 : (n_lags,) float
+        Charge MSD ``<|sum_i z_i dr_i(t)|^2>`` of one replica, e^2 Å^2.
+    volume_A3 : float
+        Volume of that replica's cell, Å^3.
+    reference_A3 : float
+        Reference volume ``V_ref`` (:func:`reference_volume_A3`), Å^3.
+
+    Returns
+    -------
+    (n_lags,) float
+        Rescaled charge MSD, e^2 Å^2.
+    """
+    return np.asarray(msd_e2A2, dtype=np.float64) * (reference_A3 / volume_A3)
+
+
 @dataclass(frozen=True)
 class ConductivityEstimate:
     """Run-level (or replica-pooled) conductivities, S/cm, and the Haven ratio.
@@ -699,14 +753,17 @@ def conductivity_estimate(
     """sigma_NE (eq 8), collective sigma (eq 5) and H_R from fits of one (set of) run(s).
 
     ``fits``: Einstein fits per species (Å^2/ps); ``charge_curves``: one collective
-    charge MSD (e^2 Å^2) per replica with its cell volume in ``volumes_A3``. Each
-    replica's charge MSD is scaled to the mean volume before the stacked fit.
+    charge MSD (e^2 Å^2) per replica with its cell volume in ``volumes_A3`` (Å^3).
+    Each replica's charge MSD is rescaled to the reference volume
+    (:func:`charge_msd_at_volume`, ``x V_ref / V_i`` since sigma is proportional to
+    MSD/V, eq 5) before the stacked fit; sigma and sigma_NE are evaluated at
+    ``V_ref`` (:func:`reference_volume_A3`, the harmonic mean of the volumes).
     """
     s = settings or FitSettings()
     diff = [sp for sp, f in fits.items() if f.diffusive and f.D is not None]
     if not diff:
         return ConductivityEstimate("no species has a diffusive regime: no conductivity")
-    vol = float(np.mean(volumes_A3))
+    vol = reference_volume_A3(volumes_A3)
     n = [n_atoms[sp] for sp in diff]
     z = [charges_e[sp] for sp in diff]
     contrib = [
@@ -724,7 +781,9 @@ def conductivity_estimate(
     )
     dom = diff[int(np.argmax(contrib))]
     scaled = [
-        MSDCurve(c.lag_frames, c.msd * (v / vol), c.n_particles, c.n_frames, c.dt_ps)
+        MSDCurve(
+            c.lag_frames, charge_msd_at_volume(c.msd, v, vol), c.n_particles, c.n_frames, c.dt_ps
+        )
         for c, v in zip(charge_curves, volumes_A3, strict=True)
     ]
     cf = fit_einstein(scaled, s, t_start_ps=fits[dom].t_start_ps, cage_test=False)
