@@ -60,24 +60,40 @@ def test_settings_unknown_keys_named():
 
 
 # -- planted mobility is learned, shuffled labels are not -------------------------------
+PLANT_BOX = np.array([18.0, 18.0, 18.0])
+PLANT_MU = np.arange(1.0, 6.01, 0.1)
+PLANT_CUT_A, PLANT_MIN_B = 3.0, 5  # the planted rule: mobile iff >= 5 B within 3 Å
+
+
+def _count_within(pos, centres, others, box, cut):
+    """Neighbours of each centre among ``others`` within ``cut`` (brute-force minimum image)."""
+    d = pos[centres][:, None, :] - pos[others][None, :, :]
+    d -= box * np.round(d / box)
+    r = np.linalg.norm(d, axis=-1)
+    return np.count_nonzero((r < cut) & (r > 0.0), axis=1)
+
+
 def _planted(seed: int = 1, n_conf: int = 6):
-    """Random A/B atoms; an A ion is 'mobile' iff it has > 4 B neighbours within 3 Å."""
+    """Random A/B atoms; an A ion is 'mobile' iff it has >= 5 B neighbours within 3 Å.
+
+    The label is counted here by brute force, not with the package's neighbour code.
+    """
     rng = np.random.default_rng(seed)
-    box = np.array([18.0, 18.0, 18.0])
     n_a, n_b = 200, 250
     types = np.r_[np.zeros(n_a, int), np.ones(n_b, int)]
-    mu = np.arange(1.0, 6.01, 0.1)
     feats, labels = [], []
     for _ in range(n_conf):
         pos = rng.uniform(0, 18.0, (n_a + n_b, 3))
-        feats.append(radial_features(pos, box, types, np.arange(n_a), mu, 0.1, 6.5, 2))
-        env = local_environment(pos, box, types, ("A", "B"), np.arange(n_a), env_cutoff_A=3.0)
-        labels.append((env["n_B"].to_numpy() > 4).astype(np.int8))
+        ions = np.arange(n_a)
+        feats.append(radial_features(pos, PLANT_BOX, types, ions, PLANT_MU, 0.1, 6.5, 2))
+        n_near = _count_within(pos, ions, np.arange(n_a, n_a + n_b), PLANT_BOX, PLANT_CUT_A)
+        labels.append((n_near >= PLANT_MIN_B).astype(np.int8))
     return np.vstack(feats), np.concatenate(labels)
 
 
 def test_planted_structure_is_learned_and_shuffle_is_chance():
     x, y = _planted()
+    base = max(y.mean(), 1 - y.mean())  # accuracy of always guessing the majority class
     assert 0.25 < y.mean() < 0.75
     s = SoftnessSettings(random_state=3)
     model = fit_softness(x, y, s)
@@ -86,13 +102,46 @@ def test_planted_structure_is_learned_and_shuffle_is_chance():
     assert model.train_accuracy > 0.90
     # permuted labels: 3-sigma binomial band around the chance level of the test set
     # (the test labels are a fixed stratified sample; accuracy ~ Binomial(n_test, p))
-    p = max(y.mean(), 1 - y.mean())
     lo, hi = chance_band(model.n_test, 0.5, 3.0)
-    assert lo - abs(p - 0.5) <= model.shuffled_test_accuracy <= hi + abs(p - 0.5)
+    assert lo - abs(base - 0.5) <= model.shuffled_test_accuracy <= hi + abs(base - 0.5)
     # softness = signed hyperplane distance: positive side predicted rearranging
     soft = model.softness(x)
     pred = model.pipeline.predict(x)
     assert np.all((soft > 0) == (pred == 1))
+
+
+def test_planted_rule_recovered_on_held_out_configurations():
+    """Fresh configurations the fit never saw: S > 0 predicts the planted label far above the
+    base rate, the weights sit on the B shells inside the rule's 3 Å, and a fit on shuffled
+    labels predicts them no better than chance."""
+    x, y = _planted(seed=1)
+    x_new, y_new = _planted(seed=99, n_conf=4)
+    model = fit_softness(x, y, SoftnessSettings(random_state=3))
+    soft = model.softness(x_new)
+    acc = float(np.mean((soft > 0) == (y_new == 1)))
+    base = max(y_new.mean(), 1 - y_new.mean())
+    print(f"held-out accuracy {acc:.3f}, base rate {base:.3f}, n {y_new.size}")
+    assert acc > 0.90 and acc > base + 0.25, (acc, base)
+    assert soft[y_new == 1].mean() > 0.0 > soft[y_new == 0].mean()  # S > 0: mobile
+    # the rule counts B within 3 Å: the standardised weights of the B shells below 3 Å
+    # outweigh everything else, and push towards "mobile"
+    w = np.zeros(x.shape[1])
+    w[model.feature_mask] = model.pipeline.named_steps["logit"].coef_.ravel()
+    inside_b = np.zeros(x.shape[1], bool)
+    inside_b[PLANT_MU.size :][PLANT_MU < PLANT_CUT_A] = True
+    assert w[inside_b].sum() > 0.0
+    assert np.abs(w[inside_b]).sum() > np.abs(w[~inside_b]).sum()
+    # shuffled labels: the same fit predicts the held-out labels at chance; balanced
+    # accuracy 1/2 within 3 sigma, sigma = (1/2) sqrt(1/(4 n_1) + 1/(4 n_0)) for a guess
+    # independent of the labels
+    rng = np.random.default_rng(5)
+    shuffled = fit_softness(x, rng.permutation(y), SoftnessSettings(random_state=3))
+    guess = shuffled.softness(x_new) > 0
+    n1, n0 = np.count_nonzero(y_new == 1), np.count_nonzero(y_new == 0)
+    bal = 0.5 * (np.mean(guess[y_new == 1]) + np.mean(~guess[y_new == 0]))
+    half = 3.0 * 0.5 * math.sqrt(0.25 / n1 + 0.25 / n0)
+    print(f"shuffled fit: held-out balanced accuracy {bal:.3f} (chance 0.5 +- {half:.3f})")
+    assert abs(bal - 0.5) < half, (bal, half)
 
 
 def test_balanced_random_labels_give_chance_accuracy():
