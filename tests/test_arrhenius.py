@@ -15,6 +15,9 @@ from glassflow.campaign.arrhenius import (
     fit_arrhenius,
 )
 
+# CODATA 2018 (exact): k_B = 1.380649e-23 J/K, e = 1.602176634e-19 C. The synthetic data
+# use this value, not the module's KB_EV_K, so a wrong constant there shifts every fit.
+K_B_EV_K = 1.380649e-23 / 1.602176634e-19  # 8.617333262e-5 eV/K
 E_TRUE = 0.30  # eV
 A_TRUE = 2.0e-3  # cm^2/s
 TEMPS = np.array([1000.0, 1200.0, 1400.0, 1600.0, 1800.0])
@@ -32,13 +35,14 @@ def synth(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Arrhenius data with log-normal replica scatter; errors quote the true scatter."""
     T = np.repeat(temps, n_rep)
-    y = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * T)) * np.exp(rng.normal(0.0, scatter, T.size))
+    y = A_TRUE * np.exp(-E_TRUE / (K_B_EV_K * T)) * np.exp(rng.normal(0.0, scatter, T.size))
     rep = np.tile(np.arange(1, n_rep + 1), temps.size)
     return T, y, scatter * y, rep
 
 
 def test_kb_constant() -> None:
-    assert KB_EV_K == 8.617333262e-5
+    assert abs(KB_EV_K / K_B_EV_K - 1.0) < 1e-9
+    assert abs(K_B_EV_K / 8.617333262e-5 - 1.0) < 1e-9
 
 
 def test_recovers_known_parameters_within_ci() -> None:
@@ -77,8 +81,8 @@ def test_weighted_t_widens_with_understated_errors() -> None:
 def _kinked(rng: np.random.Generator, kink: bool) -> tuple[np.ndarray, ...]:
     temps = np.linspace(800.0, 2000.0, 10)
     T = np.repeat(temps, 3)
-    u = 1.0 / (KB_EV_K * T)
-    ux = 1.0 / (KB_EV_K * 1300.0)
+    u = 1.0 / (K_B_EV_K * T)
+    ux = 1.0 / (K_B_EV_K * 1300.0)
     e_hi, e_lo = 0.2, (0.6 if kink else 0.2)
     ln_y = np.log(1e-3) - e_hi * u - (e_lo - e_hi) * np.maximum(u - ux, 0.0)
     y = np.exp(ln_y + rng.normal(0.0, 0.03, T.size))
@@ -111,7 +115,7 @@ def test_two_regime_needs_enough_points_per_side() -> None:
 
 def test_two_points_and_missing_errors() -> None:
     T = np.array([1000.0, 2000.0])
-    y = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * T))
+    y = A_TRUE * np.exp(-E_TRUE / (K_B_EV_K * T))
     fit = fit_arrhenius(T, y)
     assert fit.E_A_eV == pytest.approx(E_TRUE)
     assert fit.prefactor == pytest.approx(A_TRUE)
@@ -133,8 +137,8 @@ def _transport(rng: np.random.Generator) -> pd.DataFrame:
         for T in temps:
             for rep in (1, 2, 3):
                 noise = np.exp(rng.normal(0.0, 0.05))
-                d = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * T)) * noise
-                sigma = 50.0 * np.exp(-0.4 / (KB_EV_K * T)) / T * noise
+                d = A_TRUE * np.exp(-E_TRUE / (K_B_EV_K * T)) * noise
+                sigma = 50.0 * np.exp(-0.4 / (K_B_EV_K * T)) / T * noise
                 diffusive = not ((x, m) == (0.5, 3.0) and T < 1500.0) and T > 1000.0
                 for sp, scale in (("Na", 1.0), ("Si", 0.1), ("S", 0.2)):
                     rows.append(
@@ -212,8 +216,8 @@ def _pooled_transport(rng: np.random.Generator, rel_err: float = 0.08) -> pd.Dat
     """Per-run rows carrying replica-pooled D and sigma (one value per temperature)."""
     rows = []
     for T in TEMPS:
-        d = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * T)) * np.exp(rng.normal(0.0, rel_err))
-        sigma = 50.0 * np.exp(-0.4 / (KB_EV_K * T)) / T * np.exp(rng.normal(0.0, rel_err))
+        d = A_TRUE * np.exp(-E_TRUE / (K_B_EV_K * T)) * np.exp(rng.normal(0.0, rel_err))
+        sigma = 50.0 * np.exp(-0.4 / (K_B_EV_K * T)) / T * np.exp(rng.normal(0.0, rel_err))
         pooled_ok = T > 1000.0
         for rep in (1, 2, 3):
             rows.append(
@@ -255,11 +259,11 @@ def test_weighted_known_coverage_and_two_points() -> None:
     rng = np.random.default_rng(21)
     hits = 0
     for _ in range(400):
-        y = A_TRUE * np.exp(-E_TRUE / (KB_EV_K * TEMPS)) * np.exp(rng.normal(0.0, 0.1, 5))
+        y = A_TRUE * np.exp(-E_TRUE / (K_B_EV_K * TEMPS)) * np.exp(rng.normal(0.0, 0.1, 5))
         fit = fit_arrhenius(TEMPS, y, 0.1 * y, errors_known=True, two_regime=False)
         assert fit.ci_method == "weighted-known"
         hits += fit.E_A_lo_eV <= E_TRUE <= fit.E_A_hi_eV
     assert 0.93 <= hits / 400 <= 0.985
-    two = fit_arrhenius(TEMPS[:2], A_TRUE * np.exp(-E_TRUE / (KB_EV_K * TEMPS[:2])),
+    two = fit_arrhenius(TEMPS[:2], A_TRUE * np.exp(-E_TRUE / (K_B_EV_K * TEMPS[:2])),
                         [1e-5, 1e-5], errors_known=True)  # fmt: skip
     assert two.ci_method == "weighted-known" and two.E_A_lo_eV < E_TRUE < two.E_A_hi_eV

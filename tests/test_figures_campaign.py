@@ -21,7 +21,7 @@ from test_constraint_diagnostics import ideal_counts, topology_rows
 
 from glassflow.analysis.rigidity import critical_m
 from glassflow.analysis.topology import constraint_count
-from glassflow.campaign.arrhenius import KB_EV_K, arrhenius_table, flag_few_temperatures
+from glassflow.campaign.arrhenius import arrhenius_table, flag_few_temperatures
 from glassflow.campaign.composition_map import HoppingInputs
 from glassflow.figures.arrhenius import (
     arrhenius_figure,
@@ -48,6 +48,8 @@ from glassflow.figures.rigidity import (
 )
 
 TEMPS = (1000.0, 1500.0, 2000.0)
+# CODATA 2018 (exact): k_B / e, in eV/K; written here rather than taken from the package
+K_B_EV_K = 1.380649e-23 / 1.602176634e-19
 
 
 def tiny_campaign(seed: int = 0, n_rep: int = 2) -> pd.DataFrame:
@@ -59,8 +61,8 @@ def tiny_campaign(seed: int = 0, n_rep: int = 2) -> pd.DataFrame:
             for T in TEMPS:
                 for rep in range(1, n_rep + 1):
                     noise = np.exp(rng.normal(0.0, 0.05))
-                    d_na = 1e-3 * m * np.exp(-0.3 / (KB_EV_K * T)) * noise
-                    sigma = 20.0 * x * m * np.exp(-0.4 / (KB_EV_K * T)) / T * noise
+                    d_na = 1e-3 * m * np.exp(-0.3 / (K_B_EV_K * T)) * noise
+                    sigma = 20.0 * x * m * np.exp(-0.4 / (K_B_EV_K * T)) / T * noise
                     ok_run = not (x == 0.5 and m == 2.0 and T < 2000.0)
                     for sp, scale in (("Na", 1.0), ("Si", 0.1), ("S", 0.2)):
                         diffusive = ok_run and sp != "S"
@@ -407,13 +409,13 @@ def test_figures_draw(campaign, build) -> None:
 def test_fitted_curve_single_and_hinge() -> None:
     single = {"model": "single", "prefactor": 1e-3, "E_A_eV": 0.3}
     T = np.array([1000.0, 2000.0])
-    expected = np.log10(1e-3 * np.exp(-0.3 / (KB_EV_K * T)))
+    expected = np.log10(1e-3 * np.exp(-0.3 / (K_B_EV_K * T)))
     np.testing.assert_allclose(fitted_log10(single, T), expected)
     hinge = {
         "model": "two-regime", "T_cross_K": 1300.0, "prefactor_high": 1e-3,
         "E_A_high_eV": 0.2, "E_A_low_eV": 0.6, "prefactor": 5e-3, "E_A_eV": 0.4,
     }  # fmt: skip
-    u = 1.0 / (KB_EV_K * np.array([1000.0, 1300.0, 2000.0]))
+    u = 1.0 / (K_B_EV_K * np.array([1000.0, 1300.0, 2000.0]))
     y = fitted_log10(hinge, np.array([1000.0, 1300.0, 2000.0])) * np.log(10.0)
     assert y[2] == pytest.approx(np.log(1e-3) - 0.2 * u[2])
     assert y[1] == pytest.approx(np.log(1e-3) - 0.2 * u[1])  # continuous at T_x

@@ -10,7 +10,6 @@ import pytest
 
 from glassflow.figures.report_tables import display_frame, render_parquet, render_table
 from glassflow.figures.thermo import (
-    KCAL_MOL_TO_EV,
     elapsed_time,
     hinge_fit,
     plot_quench_energy,
@@ -20,6 +19,8 @@ from glassflow.figures.thermo import (
 )
 
 T_F = 1200.0
+# 1 kcal/mol in eV, from CODATA 2018 (N_A, e exact) and the thermochemical calorie
+EV_PER_KCAL_MOL = 4184.0 / (6.02214076e23 * 1.602176634e-19)  # 0.0433641 eV
 
 
 def fake_thermo(seed: int = 0) -> pd.DataFrame:
@@ -77,7 +78,7 @@ def test_thermo_figure_shows_every_timed_stage() -> None:
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["melt", "quench", "relax"]
     pe = fig.axes[1].lines[0].get_ydata()
-    assert pe[0] == pytest.approx(-9000 * KCAL_MOL_TO_EV / 250, rel=0.01)  # eV/atom
+    assert pe[0] == pytest.approx(-9000 * EV_PER_KCAL_MOL / 250, rel=0.01)  # eV/atom
     with pytest.raises(ValueError, match="press_atm"):
         thermo_figure(fake_thermo().drop(columns=["press_atm"]))
 

@@ -11,7 +11,6 @@ import pytest
 from glassflow.analysis.softness.analyse import analyse_softness, collect_samples
 from glassflow.analysis.softness.classifier import chance_band, fit_softness
 from glassflow.analysis.softness.environment import (
-    COULOMB_KCAL_A,
     local_environment,
     pair_energies,
     voronoi_volumes,
@@ -28,7 +27,7 @@ from glassflow.analysis.softness.labels import (
 from glassflow.analysis.softness.relations import rearrangement_probability
 from glassflow.analysis.softness.settings import SoftnessSettings
 from glassflow.figures.softness import plot_softness_overview
-from glassflow.md.potential import PairParameters, buckingham_energy
+from glassflow.md.potential import PairParameters
 
 META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}
 
@@ -203,18 +202,35 @@ def test_voronoi_simple_cubic_and_random_sum():
     assert v.sum() == pytest.approx(box.prod(), rel=1e-8)
 
 
+# e^2 / (4 pi eps0) in kcal Å / (mol e^2), from CODATA 2018: e, eps0, N_A and 4184 J/kcal
+COULOMB_CODATA = 1.602176634e-19**2 / (4 * math.pi * 8.8541878128e-12) * 1e10 * 6.02214076e23 / 4184
+
+
 def test_pair_energies_buckingham_and_wolf():
     box = np.full(3, 30.0)
     pos = np.array([[5.0, 5.0, 5.0], [7.5, 5.0, 5.0]])
-    p = PairParameters(1.0e6, 0.2, 50.0)
+    a_kcal, rho_a, c_kcal = 1.0e6, 0.2, 50.0
+    p = PairParameters(a_kcal, rho_a, c_kcal)
     buck = {frozenset(("A",)): p, frozenset(("A", "B")): p, frozenset(("B",)): p}
     e = pair_energies(pos, box, [0, 1], ("A", "B"), [0.0, 0.0], buck, 10.0, 0.0)
-    np.testing.assert_allclose(e, 0.5 * buckingham_energy(2.5, p))
+    v_buck = a_kcal * math.exp(-2.5 / rho_a) - c_kcal / 2.5**6  # physics.md §2, eq 1
+    np.testing.assert_allclose(e, 0.5 * v_buck)
+    # the same pair across the periodic boundary (minimum image, r = 2.5 Å)
+    wrapped = np.array([[29.0, 5.0, 5.0], [1.5, 5.0, 5.0]])
+    e = pair_energies(wrapped, box, [0, 1], ("A", "B"), [0.0, 0.0], buck, 10.0, 0.0)
+    np.testing.assert_allclose(e, 0.5 * v_buck)
     zero = PairParameters(0.0, 1.0, 0.0)
     coul = dict.fromkeys(buck, zero)
     e = pair_energies(pos, box, [0, 1], ("A", "B"), [1.0, -1.0], coul, 10.0, 0.0)
-    expect = COULOMB_KCAL_A * (-(1 / 2.5 - 1 / 10.0) - 2 * 1 / 20.0)  # alpha = 0: shifted
+    expect = COULOMB_CODATA * (-(1 / 2.5 - 1 / 10.0) - 2 * 1 / 20.0)  # alpha = 0: shifted
     assert e.sum() == pytest.approx(expect)
+    # damped (alpha = 0.2 1/Å) Wolf sum, Wolf et al. (1999): pair term q_i q_j
+    # (erfc(a r)/r - erfc(a rc)/rc), self term -q_i^2 (erfc(a rc)/(2 rc) + a/sqrt(pi))
+    al, rc, r = 0.2, 10.0, 2.5
+    pair = -(math.erfc(al * r) / r - math.erfc(al * rc) / rc)
+    self_term = 2 * (math.erfc(al * rc) / (2 * rc) + al / math.sqrt(math.pi))
+    e = pair_energies(pos, box, [0, 1], ("A", "B"), [1.0, -1.0], coul, rc, al)
+    assert e.sum() == pytest.approx(COULOMB_CODATA * (pair - self_term))
 
 
 # -- thresholds and labels ----------------------------------------------------------------
