@@ -42,12 +42,28 @@ def refused(path) -> str:
     return msg
 
 
+# Sørensen et al. 2023, Table 1 (docs/physics.md §2): A (kcal/mol), rho (Å), C (kcal Å^6/mol)
+TABLE_1 = {
+    ("Na", "Na"): (175918407.400, 0.080, 0.0),
+    ("Na", "S"): (7051023.133, 0.180, 0.0),
+    ("Na", "Si"): (137188868.400, 0.076, 0.0),
+    ("Si", "Si"): (52119995.520, 0.072, 0.0),
+    ("Si", "S"): (2533446.376, 0.178, 0.0),
+    ("S", "S"): (482620.301, 0.284, 3317.512),
+}
+# standard atomic weights (g/mol), docs/physics.md §2
+MASSES = {"Na": 22.98977, "Si": 28.0855, "S": 32.06}
+
+
 def test_shipped_potential_loads_with_table_1_values(root):
     pot = load_potential(root / SHIPPED)
     assert pot.name == "sorensen2023"
     assert pot.charges == {"Na": 0.6, "Si": 2.4, "S": -1.2}
-    assert pot.pair("S", "Na").rho_A == 0.180
-    assert pot.pair("S", "S").C_kcal_A6_mol == 3317.512
+    assert pot.masses == MASSES
+    for (a, b), (a_kcal, rho, c) in TABLE_1.items():
+        for pair in (pot.pair(a, b), pot.pair(b, a)):
+            got = (pair.A_kcal_mol, pair.rho_A, pair.C_kcal_A6_mol)
+            assert got == (a_kcal, rho, c), f"{a}-{b}"
     assert "Table 1" in pot.citation and "docs/physics.md §2" in pot.citation
     text = (root / SHIPPED).read_text(encoding="utf-8")
     # the shipped file cites the paper and the repository's docs, never a path outside it
