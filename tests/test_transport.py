@@ -206,49 +206,125 @@ def test_pooled_sigma_and_haven_of_independent_ions_in_different_volumes():
     assert est.haven == pytest.approx(1.0, rel=1e-9)
 
 
-def charged_system(path, n_frames, n_pairs, correlated, seed=0, dt=0.1, d=0.2):
-    """Mobile cations (z=+1) and static heavy anions (z=-1); optionally cation pairs move
-    together (identical displacements), which doubles the collective MSD: H_R = 1/2."""
+def assert_known(est, lo, hi, truth):
+    """``truth`` inside the estimator's own interval [lo, hi], which is narrow enough that
+    a factor 2 either way lies outside it."""
+    assert lo <= truth <= hi, f"{truth} outside [{lo}, {hi}] (estimate {est})"
+    assert hi < 2 * truth and lo > truth / 2, f"[{lo}, {hi}] does not exclude 2x or x/2"
+
+
+BOX_A, D_ION = 30.0, 0.2  # Å, Å^2/ps
+
+
+def ion_system(path, kind, n_frames=4000, n_units=100, seed=0, dt=0.1):
+    """Synthetic ions with a known Haven ratio; every mobile ion has D = D_ION.
+
+    - ``independent``: 2n Na (z = +0.6) on independent random walks, 2n static S
+      (z = -0.6). Charge MSD = sum_i z_i^2 6 D t = the NE value: H_R = 1.
+    - ``cation_pairs``: as above but the Na move in pairs with identical
+      displacements. Charge MSD = n (2 z)^2 6 D t = 2 N z^2 6 D t: H_R = 1/2.
+    - ``ion_pairs``: n Na (z+ = +0.6) and n S (z- = -1.2) bound in rigid pairs (each
+      S keeps a fixed offset from its Na, so both have the same displacement) plus n/4
+      static Si (+2.4) for neutrality. Pair p moves by d_p, so the charge displacement
+      is sum_p (z+ + z-) d_p and
+
+          sigma    ∝ n (z+ + z-)^2 D          (eq 5: the pair's charges cancel in part)
+          sigma_NE ∝ n (z+^2 + z-^2) D        (eq 8: each ion counted alone)
+          H_R = (z+^2 + z-^2) / (z+ + z-)^2 = (0.36 + 1.44) / 0.36 = 5.
+
+    The cells are neutral, so the centre-of-mass correction of eq 5 leaves the charge
+    displacement unchanged. Returns the open trajectory and the true sigma (eq 5), S/cm,
+    from D_ION and the CODATA constants (the true H_R is given above).
+    """
     rng = np.random.default_rng(seed)
-    n_cat = 2 * n_pairs
-    if correlated:
-        steps = rng.normal(scale=np.sqrt(2 * d * dt), size=(n_frames, n_pairs, 3))
-        steps = np.repeat(steps, 2, axis=1)
+    scale = np.sqrt(2 * D_ION * dt)
+    n = n_units
+    if kind == "ion_pairs":
+        walk_ = np.cumsum(rng.normal(scale=scale, size=(n_frames, n, 3)), axis=0)
+        na = walk_ + rng.uniform(0, BOX_A, size=(n, 3))
+        s_ = na + rng.normal(size=(n, 3))  # rigid offsets
+        si = np.broadcast_to(rng.uniform(0, BOX_A, size=(n // 4, 3)), (n_frames, n // 4, 3))
+        pos = np.concatenate([na, s_, si], axis=1)
+        types = np.repeat([0, 1, 2], [n, n, n // 4])
+        species, charges = ("Na", "S", "Si"), np.array([0.6, -1.2, 2.4])
+        charge_slope = n * (0.6 - 1.2) ** 2 * 6 * D_ION
     else:
-        steps = rng.normal(scale=np.sqrt(2 * d * dt), size=(n_frames, n_cat, 3))
-    cat = np.cumsum(steps, axis=0) + rng.uniform(0, 30, size=(n_cat, 3))
-    an = np.broadcast_to(rng.uniform(0, 30, size=(n_cat, 3)), cat.shape)
-    pos = np.concatenate([cat, an], axis=1)
-    types = np.repeat([0, 1], n_cat)
+        if kind == "cation_pairs":
+            steps = np.repeat(rng.normal(scale=scale, size=(n_frames, n, 3)), 2, axis=1)
+            charge_slope = n * (2 * 0.6) ** 2 * 6 * D_ION
+        else:
+            steps = rng.normal(scale=scale, size=(n_frames, 2 * n, 3))
+            charge_slope = 2 * n * 0.6**2 * 6 * D_ION
+        cat = np.cumsum(steps, axis=0) + rng.uniform(0, BOX_A, size=(2 * n, 3))
+        an = np.broadcast_to(rng.uniform(0, BOX_A, size=(2 * n, 3)), cat.shape)
+        pos = np.concatenate([cat, an], axis=1)
+        types = np.repeat([0, 1], 2 * n)
+        species, charges = ("Na", "S"), np.array([0.6, -0.6])
     write_trajectory(
         path,
-        ("Na", "S"),
+        species,
         types,
         pos,
-        [30.0] * 3,
+        [BOX_A] * 3,
         np.arange(n_frames) * dt,
-        charges=np.where(types == 0, 1.0, -1.0),
-        masses=np.where(types == 0, 23.0, 1.0e4),
+        charges=charges[types],
+        masses=np.array([23.0, 32.06, 28.09])[types],
     )
-    return open_trajectory(path)
+    return open_trajectory(path), sigma_by_hand(charge_slope, BOX_A**3, META["T_K"])
 
 
-def test_haven_ratio_independent_is_one(tmp_path):
-    traj = charged_system(tmp_path / "i.gtrj", 4000, 100, correlated=False)
-    s = analyse_run(traj, META, DynamicsSettings(n_blocks=8))["summary"]
-    row = s[s["species"] == "Na"].iloc[0]
-    assert bool(row["diffusive"]) and not bool(s[s["species"] == "S"]["diffusive"].iloc[0])
-    assert abs(row["haven_ratio"] - 1.0) < 3 * row["haven_ratio_err"]
-    assert row["haven_ratio_lo"] < 1.0 < row["haven_ratio_hi"]
-    assert row["haven_ratio_err"] < 0.5
-
-
-def test_haven_ratio_correlated_pairs_is_half(tmp_path):
-    traj = charged_system(tmp_path / "c.gtrj", 4000, 100, correlated=True)
-    s = analyse_run(traj, META, DynamicsSettings(n_blocks=8))["summary"]
-    row = s[s["species"] == "Na"].iloc[0]
+@pytest.mark.parametrize(
+    ("kind", "haven_true"), [("independent", 1.0), ("cation_pairs", 0.5), ("ion_pairs", 5.0)]
+)
+def test_haven_ratio_and_sigma_of_known_correlations(tmp_path, kind, haven_true):
+    """H_R and sigma of one run against their analytic values (:func:`ion_system`):
+    inside the reported 95 % intervals, with |estimate - truth| < 3 standard errors,
+    and intervals that exclude twice and half the true value."""
+    traj, sigma_true = ion_system(tmp_path / f"{kind}.gtrj", kind)
+    s = analyse_run(traj, META, DynamicsSettings(n_blocks=8))["summary"].set_index("species")
+    assert bool(s.loc["Na", "diffusive"]) and not bool(
+        s.loc["S" if kind != "ion_pairs" else "Si", "diffusive"]
+    )
+    row = s.loc["Na"]
     h, he = row["haven_ratio"], row["haven_ratio_err"]
-    assert abs(h - 0.5) < 3 * he and h + 3 * he < 1.0
+    assert abs(h - haven_true) < 3 * he
+    assert_known(h, row["haven_ratio_lo"], row["haven_ratio_hi"], haven_true)
+    sig, se = row["sigma_S_cm"], row["sigma_err_S_cm"]
+    assert abs(sig - sigma_true) < 3 * se
+    assert_known(sig, row["sigma_lo_S_cm"], row["sigma_hi_S_cm"], sigma_true)
+
+
+def charge_curve_of(pos, charges, dt):
+    """Collective charge MSD <|sum_i z_i dr_i|^2> (e^2 Å^2) of (frames, atoms, 3) positions,
+    all origins, as one 'particle'."""
+    n = pos.shape[0]
+    j = np.einsum("a,tad->dt", charges, pos)[None]
+    r2, _ = displacement_moment_sums(j, fourth=False)
+    lags = analysis_lags(n, DynamicsSettings())
+    return MSDCurve(lags, r2[lags], 1.0, n, dt)
+
+
+def test_pooled_sigma_and_haven_of_random_walks_in_different_volumes():
+    """Three replicas of 100 independent ions (z = 0.6, D = D_ION) in cells of 6000,
+    12000 and 24000 Å^3, fitted together. True values (the runs are equally long, so
+    the replicas weigh equally): sigma = mean_i N z^2 e^2 D / (V_i kB T), H_R = 1. Both
+    inside the pooled 95 % intervals, which exclude twice and half the truth."""
+    n, z, dt, n_frames, temperature = 100, 0.6, 0.1, 3000, 1000.0
+    species_curves, charge_curves = [], []
+    for seed in (21, 22, 23):
+        pos = walk(seed, n_frames, n, D_ION, dt)
+        species_curves.append(msd_curve(pos, dt))
+        charge_curves.append(charge_curve_of(pos, np.full(n, z), dt))
+    fs = FitSettings()
+    fit = fit_einstein(species_curves, fs)
+    est = conductivity_estimate(
+        {"Na": fit}, {"Na": n}, {"Na": z}, charge_curves, VOLUMES_A3, temperature, fs
+    )
+    sigma_true = np.mean([sigma_by_hand(n * z**2 * 6 * D_ION, v, temperature) for v in VOLUMES_A3])
+    assert abs(est.sigma - sigma_true) < 3 * est.sigma_err
+    assert_known(est.sigma, est.sigma_lo, est.sigma_hi, sigma_true)
+    assert abs(est.haven - 1.0) < 3 * est.haven_err
+    assert_known(est.haven, est.haven_lo, est.haven_hi, 1.0)
 
 
 def test_caged_oscillators_no_diffusive_regime(tmp_path):

@@ -19,7 +19,7 @@ from glassflow.analysis.dynamics.correlations import (
     analysis_lags,
     displacement_moment_sums,
 )
-from glassflow.analysis.dynamics.transport import MSDCurve, fit_einstein
+from glassflow.analysis.dynamics.transport import MSDCurve, conductivity_estimate, fit_einstein
 
 N_SEEDS, N_ATOMS, N_FRAMES, DT, D_TRUE = 400, 32, 1000, 0.1, 0.1
 
@@ -82,3 +82,54 @@ def test_interval_coverage(process) -> None:
     )
     assert not_diffusive <= 0.01 * N_SEEDS  # a diffusive process is (almost) never refused
     assert 0.93 <= cov <= 0.97
+
+
+# CODATA 2018 (exact in the SI since 2019), written here, not taken from the module
+E_C = 1.602176634e-19  # elementary charge, C
+KB_J_K = 1.380649e-23  # Boltzmann constant, J/K
+Z_NA, Z_S, VOLUME_A3, T_K = 0.6, -1.2, 20000.0, 1000.0
+
+
+def test_haven_and_sigma_interval_coverage() -> None:
+    """Rigid Na-S pairs (z+ = 0.6, z- = -1.2; both ions move by the pair's random walk
+    with D_TRUE): the charge displacement is (z+ + z-) sum_p d_p, so
+
+        sigma    = N (z+ + z-)^2 e^2 D / (V kB T)      (eq 5)
+        sigma_NE = N (z+^2 + z-^2) e^2 D / (V kB T)    (eq 8)
+        H_R      = (z+^2 + z-^2) / (z+ + z-)^2 = 5.
+
+    Over 400 seeds the 95 % intervals of sigma and H_R must cover these values in
+    93-97 % of the seeds (default settings, fit from 0.5 ps)."""
+    sigma_true = (
+        N_ATOMS * (Z_NA + Z_S) ** 2 * E_C**2 * D_TRUE * 1e-4 / (VOLUME_A3 * 1e-24 * KB_J_K * T_K)
+    )
+    haven_true = (Z_NA**2 + Z_S**2) / (Z_NA + Z_S) ** 2
+    assert haven_true == pytest.approx(5.0)
+    rng = np.random.default_rng(2025)
+    settings = DynamicsSettings(min_fit_time_ps=0.5)
+    fs = settings.fit_settings()
+    lags = analysis_lags(N_FRAMES, settings)
+    sigma_hits = haven_hits = n = 0
+    for _ in range(N_SEEDS // 100):
+        pairs = random_walks(rng, 100)  # (seeds, pairs, 3, frames)
+        r2, _ = displacement_moment_sums(pairs, fourth=False)
+        charge = (Z_NA + Z_S) * pairs.sum(axis=1, keepdims=True)
+        q2, _ = displacement_moment_sums(charge, fourth=False)
+        for row, qrow in zip(r2[:, lags] / N_ATOMS, q2[:, lags], strict=True):
+            f = fit_einstein([MSDCurve(lags, row, N_ATOMS, N_FRAMES, DT)], fs)
+            est = conductivity_estimate(
+                {"Na": f, "S": f},
+                {"Na": N_ATOMS, "S": N_ATOMS},
+                {"Na": Z_NA, "S": Z_S},
+                [MSDCurve(lags, qrow, 1.0, N_FRAMES, DT)],
+                [VOLUME_A3],
+                T_K,
+                fs,
+            )
+            assert est.sigma is not None, est.reason
+            n += 1
+            sigma_hits += est.sigma_lo <= sigma_true <= est.sigma_hi
+            haven_hits += est.haven_lo <= haven_true <= est.haven_hi
+    print(f"sigma coverage {sigma_hits / n:.3f}, H_R coverage {haven_hits / n:.3f} ({n} seeds)")
+    assert 0.93 <= sigma_hits / n <= 0.97
+    assert 0.93 <= haven_hits / n <= 0.97
