@@ -3,7 +3,8 @@
 - ``glassflow export RUN_DIR --format extxyz|dcd|lammpstrj``: a run's ``.gtrj``
   trajectory in a standard format (:mod:`glassflow.io.export`).
 - ``glassflow status [RESULTS_DIR]``: done / running / failed / stalled / pending
-  runs of a campaign, simulated ns and the remaining time (:mod:`glassflow.campaign.status`).
+  runs of a campaign (segments included), production simulated of the planned and
+  maximum lengths, speed and time left (:mod:`glassflow.campaign.status`).
 - ``glassflow init [PATH] --preset NAME``: a commented campaign config. Values come
   from a preset campaign file of the checkout, defaults and comments from the JSON
   schema ``workflow/schemas/config.schema.yaml``, read at run time so the schema
@@ -189,7 +190,7 @@ def campaign_dirs(path: Path) -> list[Path]:
     from glassflow.campaign.status import COMP_RE
 
     def is_campaign(d: Path) -> bool:
-        if (d / "logs" / "production").is_dir():
+        if any((d / "logs" / rule).is_dir() for rule in ("production", "production_segment")):
             return True
         return any(c.is_dir() and COMP_RE.fullmatch(c.name) for c in d.iterdir())
 
@@ -226,11 +227,12 @@ def _campaign_from_config(configfile: str, schema_file: Path):
 def cmd_status(args: argparse.Namespace) -> int:
     from glassflow.campaign.status import RunKey, campaign_status, format_status
 
-    expected = protocol = None
+    expected = protocol = modifier = None
     if args.configfile:
         camp = _campaign_from_config(args.configfile, schema_path(args.schema))
         expected = [RunKey(c, int(t), int(r)) for c, t, r in camp.runs()]
         protocol = camp.config.get("protocol")
+        modifier = camp.config.get("system", {}).get("modifier")
         dirs = [Path(args.results_dir) if args.results_dir else camp.results]
     else:
         dirs = campaign_dirs(Path(args.results_dir or "results"))
@@ -243,6 +245,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             d,
             expected,
             protocol=protocol,
+            modifier=modifier,
             active_minutes=args.active_minutes,
             jobs=args.jobs,
         )
@@ -356,24 +359,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser(
         "status",
-        help="summarise a campaign: runs done, running, failed, pending; ns; time left",
+        help="summarise a campaign: runs and segments done, running, failed; ps; time left",
         formatter_class=fmt,
         description=textwrap.dedent(
             """\
             Summarise a campaign from the files on disk (safe while Snakemake runs).
 
             done     run.json written
+            failed   the latest attempt of one of its jobs logged an error:
+                     logs/production/<run>.log, the log of an unfinished segment
+                     (logs/production_segment/<run>_seg<k>.log), or the glass's
+                     melt_quench/build_cell log when the glass is missing; a failed
+                     run outranks a live one, and so does the campaign's state
+            stalled  started, but its writer (writer.lock) on this host is gone, or
+                     nothing was written for --active-minutes (killed at its wall
+                     time, or hung); a rerun resumes it from its newest restart file
             running  the run wrote a file in the last --active-minutes
-            failed   an error line in logs/production/<run>.log (or in the glass's
-                     melt_quench/build_cell log when the glass is missing)
-            stalled  started, idle, no error logged (e.g. killed at its wall time);
-                     a rerun resumes it from its newest restart file
             pending  nothing on disk yet
 
-            Simulated production ns come from run.json (finished runs) and from the
-            newest restart file, dump frame or thermo step (running runs). The time
-            left uses the wall time per ns measured on the finished runs.
-            Without --configfile the expected runs are the grid seen on disk.
+            Segmented runs (protocol.segment_ps, target_rel_error) list their segments
+            done, running and failed. Per run: production ps done, planned
+            (production_ps) and maximum (max_production_ps); the last production thermo
+            step and its age; the speed (ns/day) measured on the run's own thermo; the
+            ETA to the length the run reaches at least, and to its maximum. Runs without
+            their own speed use the finished runs' (wall time per ns, ramp and
+            equilibration included), else the other runs' measured speed.
+            Without --configfile the expected runs are the grid seen on disk and the
+            lengths those recorded by a finished run.
             """
         ),
     )
