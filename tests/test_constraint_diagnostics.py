@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from glassflow.analysis.rigidity import building_blocks, floppy_fraction
 from glassflow.analysis.topology import BondCounts, constraint_count, frame_topology
 from glassflow.campaign.constraint_diagnostics import (
     DIAGNOSTIC_COLUMNS,
@@ -20,6 +19,14 @@ from glassflow.campaign.constraint_diagnostics import (
     md_terms_from_counts,
     md_terms_from_topology,
 )
+
+
+def eq1_f(x: float, m: float) -> float:
+    """physics.md §6 eq 1, written out: f = [m(1-x) - 4 + 12x] / [1 + 2x + m(1-x)]."""
+    return (m * (1 - x) - 4 + 12 * x) / (1 + 2 * x + m * (1 - x))
+
+
+F_EQ1_02_3 = 4.0 / 19.0  # eq 1 at (x, m) = (0.2, 3): (2.4 - 4 + 2.4) / (1 + 0.4 + 2.4)
 
 
 def counts_of(si_cn, s_nsi, s_nss, n_na) -> BondCounts:
@@ -73,7 +80,7 @@ def test_ideal_network_has_zero_gap_and_reproduces_eq1() -> None:
     counts = ideal_counts()
     diag = diagnostic_from_counts(counts)
     terms = diag[diag["term"] != "composition"]
-    f_eq1 = floppy_fraction(0.2, 3.0)
+    f_eq1 = F_EQ1_02_3
     assert 3.0 - terms["n_c_ideal"].sum() == pytest.approx(f_eq1, abs=1e-12)
     assert 3.0 - terms["n_c_md"].sum() == pytest.approx(f_eq1, abs=1e-12)
     assert constraint_count(counts)[1] == pytest.approx(f_eq1, abs=1e-12)
@@ -95,12 +102,13 @@ def test_ideal_network_has_zero_gap_and_reproduces_eq1() -> None:
 def test_ideal_terms_sum_to_eq1(x: float, m: float) -> None:
     terms = ideal_terms(x, m)
     n_c = sum(t.n_c for t in terms.values())
-    assert 3.0 - n_c == pytest.approx(floppy_fraction(x, m), abs=1e-12)
+    assert 3.0 - n_c == pytest.approx(eq1_f(x, m), abs=1e-12)
 
 
 @pytest.mark.parametrize("x, m", [(0.05, 2.0), (0.1, 3.5), (0.2, 5.0), (1 / 3, 4.0)])
 def test_ideal_populations_are_the_building_blocks(x: float, m: float) -> None:
-    p2, p3, p4 = building_blocks(x, m)
+    # physics.md §6: p4 = 2(1-3x)/(m(1-x)), p3 = 4x/(m(1-x)), p2 = 1 - 2/m
+    p4, p3, p2 = 2 * (1 - 3 * x) / (m * (1 - x)), 4 * x / (m * (1 - x)), 1 - 2 / m
     n_blocks = m * (1 - x) / 2
     pop = ideal_populations(x, m)
     assert pop["S:S-S"] == pytest.approx(2 * p2 * n_blocks)
@@ -117,7 +125,7 @@ def test_overcoordinated_si_gives_a_negative_gap_from_si() -> None:
     counts = overcoordinated_counts()
     diag = diagnostic_from_counts(counts, x_requested=0.2, m_requested=3.0)
     d = _by_term(diag, "delta_f")
-    gap = constraint_count(counts)[1] - floppy_fraction(0.2, 3.0)
+    gap = constraint_count(counts)[1] - F_EQ1_02_3
     assert gap < 0  # more constraints than eq 1: the MD network is more rigid
     assert d.sum() == pytest.approx(gap, abs=1e-12)
     # 4 Si go from 7 to 9.5 constraints, 4 S from 2 (BS) to 4.5 (3 Si): -10 - 10 + 10 (Si(4))
@@ -165,7 +173,7 @@ def test_campaign_table_diagnostic_and_summary() -> None:
     for _, s in summary.iterrows():
         rows = topo[(topo["m"] == s["m"]) & (topo["stage"] == "glass")]
         assert s["f_md"] == pytest.approx(rows["f_md"].mean(), abs=1e-12)
-        assert s["gap"] == pytest.approx(s["f_md"] - floppy_fraction(s["x"], s["m"]), abs=1e-12)
+        assert s["gap"] == pytest.approx(s["f_md"] - eq1_f(s["x"], s["m"]), abs=1e-12)
         parts = sum(s[f"delta_f_{p}"] for p in ("Si", "S", "Na", "unresolved", "composition"))
         assert parts == pytest.approx(s["gap"], abs=1e-12)
         assert s["gap"] < 0
@@ -180,7 +188,7 @@ def test_composition_term_for_off_target_cells() -> None:
                                             "T_K": 300.0}  # fmt: skip
     diag = constraint_diagnostic(pd.DataFrame([row]))
     comp = _by_term(diag, "delta_f")["composition"]
-    assert comp == pytest.approx(floppy_fraction(0.2, 3.0) - floppy_fraction(0.21, 3.0))
+    assert comp == pytest.approx(F_EQ1_02_3 - eq1_f(0.21, 3.0))
     s = gap_summary(diag).iloc[0]
     assert s["gap"] == pytest.approx(comp, abs=1e-12)  # ideal cell: only the composition shift
 

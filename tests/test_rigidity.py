@@ -23,7 +23,8 @@ def test_critical_m_and_x_are_inverse() -> None:
 
 @pytest.mark.parametrize("x", [0.0, 0.05, 0.1, 0.2, 0.3])
 def test_f_changes_sign_at_m_c(x: float) -> None:
-    m_c = rg.critical_m(x)
+    m_c = (4.0 - 12.0 * x) / (1.0 - x)  # physics.md §6, f = 0 of eq 1
+    assert rg.critical_m(x) == pytest.approx(m_c, rel=1e-12)
     eps = 1e-3
     assert rg.floppy_fraction(x, m_c - eps) < 0.0 < rg.floppy_fraction(x, m_c + eps)
     assert rg.floppy_fraction(x, m_c) == pytest.approx(0.0, abs=1e-12)
@@ -85,7 +86,9 @@ def test_hopping_model_pieces() -> None:
     energies = {(4, 3): 0.0, (3, 3): 0.0, (2, 3): 0.0}
     p = rg.connection_probabilities(0.2, 3.0, weights, energies, kT=1.0)
     assert sum(p.values()) == pytest.approx(1.0)
-    p2, p3, p4 = rg.building_blocks(0.2, 3.0)
+    # physics.md §6 at (x, m) = (0.2, 3): p4 = 2(1 - 3x)/(m(1 - x)) = 0.8/2.4,
+    # p3 = 4x/(m(1 - x)) = 0.8/2.4, p2 = 1 - 2/m: all three are 1/3
+    p2 = p3 = p4 = 1.0 / 3.0
     raw = np.array([24 * p4 * p3, 9 * p3 * p3, 12 * p3 * p2])
     np.testing.assert_allclose([p[(4, 3)], p[(3, 3)], p[(3, 2)]], raw / raw.sum())
     with pytest.raises(ValueError, match="energies missing"):

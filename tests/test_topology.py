@@ -105,9 +105,11 @@ def test_periodic_bonds_across_the_boundary():
 def test_ideal_network_count_reproduces_eq1():
     from scipy import sparse
 
-    for x, m, n_si, n_bs, n_nbs, n_na in [
-        (0.5, 2.0, 500, 500, 1000, 1000),
-        (0.1, 2.0, 9, 17, 2, 2),
+    # eq 1 (physics.md §6): f(0.5, 2) = (1 - 4 + 6)/(1 + 1 + 1) = 1,
+    # f(0.1, 2) = (1.8 - 4 + 1.2)/(1 + 0.2 + 1.8) = -1/3
+    for x, m, n_si, n_bs, n_nbs, n_na, f_eq1 in [
+        (0.5, 2.0, 500, 500, 1000, 1000, 1.0),
+        (0.1, 2.0, 9, 17, 2, 2, -1.0 / 3.0),
     ]:
         counts = tp.BondCounts(
             si_cn=np.full(n_si, 4),
@@ -118,8 +120,9 @@ def test_ideal_network_count_reproduces_eq1():
             shared=sparse.csr_matrix((n_si, n_si)),
         )
         _, f = tp.constraint_count(counts)
-        assert f == pytest.approx(tp.mean_field_floppy_fraction(x, m))
-        assert f == pytest.approx(tp._mean_field_f(x, m))
+        assert f == pytest.approx(f_eq1)
+        assert tp.mean_field_floppy_fraction(x, m) == pytest.approx(f_eq1)
+        assert tp._mean_field_f(x, m) == pytest.approx(f_eq1)
 
 
 def test_mean_field_and_achieved_composition():
