@@ -8,6 +8,7 @@ within statistical error.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from glassflow.md.protocol import (
     lammps_executable_version,
     physics_text,
     production_thermo,
+    restart_files,
     run_melt_quench,
     run_production,
     run_segment,
@@ -79,11 +81,76 @@ def glass(tmp_path_factory, lmp_module):
 
 
 @pytest.fixture(scope="module")
-def lmp_module():
-    from conftest import lmp_executable
+def lmp_module() -> str:
+    from conftest import require_lmp
 
-    if lmp_executable() is None:
-        pytest.skip("LAMMPS executable `lmp` not found")
+    return require_lmp()
+
+
+_TIMESTEP = re.compile(rb"ITEM: TIMESTEP\n(\d+)\n")
+
+
+def _last_dump_step(dump: Path) -> int:
+    """Step of the newest frame LAMMPS has begun to write to ``dump``; -1 before the first."""
+    try:
+        with open(dump, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - 65536))  # a frame of this cell is < 10 kB
+            tail = fh.read()
+    except FileNotFoundError:
+        return -1
+    steps = _TIMESTEP.findall(tail)
+    return int(steps[-1]) if steps else -1
+
+
+def _kill_with_complete_restart_files(
+    proc: subprocess.Popen, run: Path, at_least: int, timeout_s: float = 600.0
+) -> int:
+    """SIGKILL a production run once every restart file it wrote is complete.
+
+    How a restart file is known to be complete: within a step LAMMPS writes the dump
+    frame and the restart file, closes it, and only then goes on; dump frames are flushed
+    as they are written (``dump_modify flush``, on by default). So a frame of a later step
+    in the dump means that restart file is whole, and so are the older ones. The run is
+    then frozen (SIGSTOP to its process group, LAMMPS included) and, if no newer restart
+    file was begun meanwhile, killed (SIGKILL, like a wall-time kill: no clean-up);
+    otherwise it continues until that newer one is complete in turn.
+
+    Parameters
+    ----------
+    proc
+        The driver process, started with ``start_new_session=True``.
+    run
+        Its run directory (``restart.<step>.bin``, ``dump.0.lammpstrj``).
+    at_least
+        Kill only once a restart file of this step or later is complete.
+    timeout_s
+        Give up (test failure) after this long.
+
+    Returns
+    -------
+    int
+        Step of the newest restart file, complete, that the killed run leaves.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        code = proc.poll()
+        assert code is None, (
+            f"production ended (exit code {code}) before it could be killed with a "
+            f"complete restart file at step {at_least} or later"
+        )
+        assert time.monotonic() < deadline, f"no complete restart file after {timeout_s:g} s"
+        steps = [step for step, _ in restart_files(run)]
+        newest = max(steps, default=-1)
+        if newest >= at_least and _last_dump_step(run / "dump.0.lammpstrj") > newest:
+            os.killpg(proc.pid, signal.SIGSTOP)  # nothing is written from here on
+            time.sleep(0.05)  # a write under way when the signal came has ended
+            if max(step for step, _ in restart_files(run)) == newest:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return newest
+            os.killpg(proc.pid, signal.SIGCONT)  # a newer one was begun: let it complete
+        time.sleep(0.01)
 
 
 def _production(workdir: Path, glass):
@@ -107,16 +174,12 @@ def test_killed_run_resumes_with_exact_frames(glass, tmp_path):
         [sys.executable, "-c", DRIVER, json.dumps(args)], env=env, start_new_session=True
     )
     workdir = Path(args["workdir"])
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(workdir.glob("restart.3000.bin")):
-        time.sleep(0.05)
-        assert proc.poll() is None, "production finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # like a wall-time kill: no clean-up at all
-    proc.wait()
+    newest = _kill_with_complete_restart_files(proc, workdir, at_least=3000)
     assert not Path(args["out"]).exists(), "a killed run must not leave a trajectory"
+    steps = sorted(step for step, _ in restart_files(workdir))
+    assert steps == list(range(1000, newest + 1, 1000)), steps
     # write a corrupt "newest" restart file: resuming must fall back to a valid one
-    steps = sorted(int(p.name.split(".")[1]) for p in workdir.glob("restart.*.bin"))
-    bogus = workdir / f"restart.{steps[-1] + 1000}.bin"
+    bogus = workdir / f"restart.{newest + 1000}.bin"
     bogus.write_bytes(b"\0" * 100)
 
     info = run_production(
@@ -129,7 +192,7 @@ def test_killed_run_resumes_with_exact_frames(glass, tmp_path):
         args["log"],
         args["out"],
     )
-    assert info["resumed_from_step"] in steps
+    assert info["resumed_from_step"] == newest  # the newest complete one, not the corrupt one
     assert info["n_lammps_runs"] == 2
     resumed = open_trajectory(args["out"], verify=True)
 
@@ -249,7 +312,8 @@ def references(glass, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def killed(glass, tmp_path_factory):
-    """A production run from the glass, SIGKILLed after its restart file at step 2000."""
+    """A production run from the glass, SIGKILLed when its restart files are complete: the
+    one at step 1000 and, if the run got that far first, the one at 2000."""
     base = _layout(tmp_path_factory.mktemp("killed"), glass[0])
     run = base / "run"
     args = dict(
@@ -265,14 +329,10 @@ def killed(glass, tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, json.dumps(args)], env=env, start_new_session=True
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "restart.2000.bin").exists():
-        time.sleep(0.02)
-        assert proc.poll() is None, "production finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    newest = _kill_with_complete_restart_files(proc, run, at_least=1000)
+    assert newest in (1000, 2000), newest  # the run ends at 3000
     assert not (run / "trajectory.gtrj").exists()
-    assert (run / "restart.1000.bin").is_file()
+    assert sorted(step for step, _ in restart_files(run)) == list(range(1000, newest + 1, 1000))
     return base
 
 
@@ -375,11 +435,12 @@ def test_killed_run_with_another_lammps_version_starts_clean(glass, references, 
 def test_killed_run_resumes_after_an_execution_detail_changed(glass, references, killed, tmp_path):
     """Launching LAMMPS differently (here its full path instead of `lmp`, which changes the
     rerun hint written into the input) is not physics: the run resumes."""
-    from conftest import lmp_executable
+    from conftest import require_lmp
 
     base = _copy(killed, tmp_path / "new_command")
-    info = _run(base, glass, Engine(command=(lmp_executable(),)))
-    assert info["resumed_from_step"] in (1000, 2000), info
+    newest = max(step for step, _ in restart_files(killed / "run"))
+    info = _run(base, glass, Engine(command=(require_lmp(),)))
+    assert info["resumed_from_step"] == newest, info
     assert info["n_lammps_runs"] == 2
     traj = open_trajectory(base / "run" / "trajectory.gtrj", verify=True)
     ref = open_trajectory(references["glass"] / "run" / "trajectory.gtrj", verify=True)
