@@ -138,10 +138,23 @@ def test_hopping_field_matches_the_rigidity_functions() -> None:
     m_grid, x_grid = np.array([1.5, 3.0]), np.array([0.2, 0.5])
     field = hopping_log10_field(m_grid, x_grid, inputs)
     assert np.isnan(field[0, 0]) and np.all(np.isnan(field[1]))  # m < 2 and x > 1/3
-    p = connection_probabilities(0.2, 3.0, inputs.weights, inputs.energies, 1.0)
-    f2 = floppy_density_f2(p, inputs.n_atoms, inputs.n_constraints)
-    ec = mean_coulomb_energy(list(p.values()), [inputs.q_sites[k] for k in p], 0.0002, 1.0)
-    assert field[0, 1] == pytest.approx(np.log10(hopping_conductivity(0.2, ec, f2, 0.2, 1.0)))
+    # by hand, physics.md §6 at (x, m) = (0.2, 3), k_B T = 1: p2 = p3 = p4 = 1/3, so
+    # p_jk = W_jk exp(-E_jk) / sum (eqs 2-4 closed over the clusters supplied)
+    w = np.array([inputs.weights[k] for k in pairs])
+    p = w * np.exp(-0.1 * np.arange(6))
+    p /= p.sum()
+    # eq 2: flexible clusters have N_c < 3 N = 18: (4, 4) with 14 and (4, 3) with 16
+    f2 = (18 - 14) / 6 * p[0] + (18 - 16) / 6 * p[1]
+    # eq 4: every cluster has q in {1, 2}, and the p_jk sum to one
+    ec = sum(q * 0.0002 * np.exp(-q * 0.0002) for q in (1.0, 2.0))
+    # eq 3 with E_m = -Delta f2
+    sigma = 2 * 0.2 * np.exp(-ec) * np.exp(0.2 * f2)
+    assert field[0, 1] == pytest.approx(np.log10(sigma), abs=1e-12)
+    # the same through the rigidity functions the map is built from
+    pr = connection_probabilities(0.2, 3.0, inputs.weights, inputs.energies, 1.0)
+    f2r = floppy_density_f2(pr, inputs.n_atoms, inputs.n_constraints)
+    ecr = mean_coulomb_energy(list(pr.values()), [inputs.q_sites[k] for k in pr], 0.0002, 1.0)
+    assert field[0, 1] == pytest.approx(np.log10(hopping_conductivity(0.2, ecr, f2r, 0.2, 1.0)))
 
 
 def test_hopping_field_rejects_inconsistent_tables() -> None:

@@ -91,6 +91,12 @@ def test_hopping_model_pieces() -> None:
     p2 = p3 = p4 = 1.0 / 3.0
     raw = np.array([24 * p4 * p3, 9 * p3 * p3, 12 * p3 * p2])
     np.testing.assert_allclose([p[(4, 3)], p[(3, 3)], p[(3, 2)]], raw / raw.sum())
+    # a cluster with a larger energy gain E_jk is rarer: exp(-E_jk / kT)
+    hot = rg.connection_probabilities(
+        0.2, 3.0, weights, {(4, 3): 0.0, (3, 3): 0.5, (2, 3): 1.0}, kT=0.5
+    )
+    raw = np.array([24.0, 9.0 * np.exp(-1.0), 12.0 * np.exp(-2.0)])  # p_j p_k = 1/9 cancels
+    np.testing.assert_allclose([hot[(4, 3)], hot[(3, 3)], hot[(3, 2)]], raw / raw.sum())
     with pytest.raises(ValueError, match="energies missing"):
         rg.connection_probabilities(0.2, 3.0, weights, {(4, 3): 0.0}, kT=1.0)
 
