@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make run   - create .venv, install pinned dependencies, run the default campaign
-#   make test  - install what the tests need, run them
+#   make test  - install what the tests need, run them (all of them, in random order)
+# For the edit loop: make test-fast - all but the slow end-to-end cases (under 3 min).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,11 +10,12 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slurm lint format dag report clean-results install-slurm-profile help
+.PHONY: run test test-fast test-slurm lint format dag report clean-results install-slurm-profile help
 
 help:
 	@echo "make run    - install into .venv and run the default campaign ($(CONFIG))"
 	@echo "make test   - install test dependencies and run the test suite"
+	@echo "make test-fast - the suite without the slow end-to-end tests (edit loop)"
 	@echo "make test-slurm - start a single-node Slurm here and run the Slurm test"
 	@echo "make lint   - snakemake --lint, ruff, snakefmt --check"
 	@echo "make report - build results/<campaign>/report.html"
@@ -28,8 +30,18 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report $$($(BIN)/python -c "import yaml,sys; c=yaml.safe_load(open('$(CONFIG)')); print(c.get('results_dir','results')+'/'+c.get('campaign','default')+'/report.html')")
 
+# Random order (pytest-randomly): the seed is printed at the end; repeat an order with
+# PYTEST_ARGS=--randomly-seed=<seed>, run in file order with PYTEST_ARGS="-p no:randomly".
+PYTEST_ARGS ?=
+
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+# Tests marked slow (LAMMPS runs, end-to-end workflows) are left out; the slowest of the
+# rest are listed, so that a test that grew slow gets its mark.
+test-fast: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra -m "not slow" \
+		--durations=10 --durations-min=2 $(PYTEST_ARGS)
 
 test-slurm: $(STAMP)
 	bash .ci/slurm
