@@ -18,9 +18,11 @@ from glassflow.md.protocol import (
     production_thermo,
     provenance,
     run_production,
+    sha256_file,
     stitch_thermo,
     stitch_trajectories,
 )
+from glassflow.md.run_lock import run_lock
 from glassflow.md.segments import SegmentPlan, fixed_run_summary, run_summary
 from glassflow.runlog import logged
 
@@ -38,19 +40,24 @@ with logged(smk.log[0]) as log:
         records = [json.loads(Path(p).read_text()) for p in smk.input.segment_records]
         plan = SegmentPlan.from_protocol(cfg["protocol"], cfg["system"]["modifier"])
         summary = run_summary(records, plan)
-        n = stitch_trajectories(smk.input.segment_frames, smk.output.trajectory)
+        with run_lock(workdir, say=log.info):
+            n = stitch_trajectories(smk.input.segment_frames, smk.output.trajectory)
         thermo = stitch_thermo([pd.read_parquet(p) for p in smk.input.segment_thermo])
         info = {
             "wall_time_s": float(sum(r["wall_time_s"] for r in records)),
+            "n_attempts": int(sum(r.get("n_attempts", 1) for r in records)),
             "lammps_version": records[-1]["lammps_version"],
             "n_frames": n,
             "n_lammps_runs": int(sum(r["n_lammps_runs"] for r in records)),
             "resumed_from_step": None,
+            "start_file": records[0].get("start_file"),
+            "start_sha256": records[0].get("start_sha256"),
             "segments": [
                 {
-                    name: r[name]
+                    name: r.get(name)
                     for name in ("segment", "start_ps", "total_ps", "wall_time_s",
-                                 "n_lammps_runs", "resumed_from_step", "n_frames", "host")
+                                 "n_attempts", "n_lammps_runs", "resumed_from_step",
+                                 "n_frames", "host")
                 }
                 for r in records
             ],
@@ -82,11 +89,13 @@ with logged(smk.log[0]) as log:
         thermo = production_thermo(workdir, protocol["timestep_fs"])
     write_parquet_atomic(thermo, smk.output.thermo)
     cell = json.loads(Path(smk.input.glass_json).read_text())
+    glass = Path(smk.input.glass_json).with_name("glass.data")
     prod = thermo[thermo["stage"] == "production"]
     run = dict(
         keys,
         **info,
         **provenance(),
+        glass_sha256=sha256_file(glass),
         seed=cell["seed"],
         glass_wall_time_s=cell["glass_wall_time_s"],
         counts=cell["counts"],

@@ -22,12 +22,16 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from glassflow.md.potential import Potential, pair_coeff_lines
+from glassflow.md.processes import process_start_ticks, run_supervised
 from glassflow.safety import check_command, describe_char, lammps_comment, lammps_word
+
+if TYPE_CHECKING:
+    from glassflow.md.run_lock import RunLock
 
 ACCELERATORS = ("none", "omp", "gpu", "kokkos")
 LAUNCHERS = ("none", "mpiexec", "srun")
@@ -401,21 +405,49 @@ def lammps_environment(
     return env
 
 
-def run_lammps(cmd: Sequence[str], cwd: str | Path, log_path: str | Path, threads: int = 1) -> None:
+def run_lammps(
+    cmd: Sequence[str],
+    cwd: str | Path,
+    log_path: str | Path,
+    threads: int = 1,
+    lock: RunLock | None = None,
+) -> None:
     """Run LAMMPS (argument list, no shell) in ``cwd``; stdout/stderr go to ``log_path``.
+
+    LAMMPS never outlives the calling process (:func:`glassflow.md.processes.run_supervised`):
+    it is stopped on Ctrl-C, SIGTERM or an error here, receives SIGTERM when this process
+    dies, and is stopped when the Snakemake process that started the job is gone. With
+    ``lock`` (the run directory's :class:`~glassflow.md.run_lock.RunLock`), LAMMPS
+    inherits the locked descriptor and its pid is recorded in the lock file.
 
     Raises RuntimeError with the tail of the log when LAMMPS fails.
     """
     env = lammps_environment(threads)
+
+    def say(message: str) -> None:
+        with open(log_path, "a") as fh:
+            fh.write(f"glassflow: {message}\n")
+
+    def started(proc: subprocess.Popen) -> None:
+        if lock is not None:
+            lock.set_child(proc.pid, process_start_ticks(proc.pid))
+
     with open(log_path, "a") as log:
         log.write("$ " + " ".join(cmd) + f"\n(in {cwd})\n")
         log.flush()
-        proc = subprocess.run(
-            list(cmd), cwd=str(cwd), stdout=log, stderr=subprocess.STDOUT, env=env, check=False
+        code = run_supervised(
+            cmd,
+            cwd,
+            log,
+            env,
+            supervisors=() if lock is None else lock.supervisors,
+            on_start=started,
+            say=say,
+            pass_fds=() if lock is None or lock.fd is None else (lock.fd,),
         )
-    if proc.returncode != 0:
+    if code != 0:
         tail = Path(log_path).read_text().splitlines()[-15:]
         raise RuntimeError(
-            f"LAMMPS exited with code {proc.returncode} in {cwd}; last lines of {log_path}:\n"
+            f"LAMMPS exited with code {code} in {cwd}; last lines of {log_path}:\n"
             + "\n".join(tail)
         )

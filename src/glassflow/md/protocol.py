@@ -38,6 +38,7 @@ from glassflow.md.lammps import (
     run_lammps,
 )
 from glassflow.md.lammps_io import dump_to_trajectory, parse_thermo_logs
+from glassflow.md.run_lock import RunLock, run_lock
 
 
 def lammps_version(log_path: str | Path) -> str:
@@ -67,13 +68,19 @@ def run_melt_quench(
     """
     workdir = Path(workdir)
     ctx = dict(context, rerun_command=rerun_hint(engine, "in.melt_quench.lmp"))
-    (workdir / "in.melt_quench.lmp").write_text(render_melt_quench(ctx, protocol))
-    for stale in ("glass.data", "melt.data"):
-        (workdir / stale).unlink(missing_ok=True)
+    text = render_melt_quench(ctx, protocol)
     t0 = time.perf_counter()
-    run_lammps(
-        lammps_command(engine, "in.melt_quench.lmp"), workdir, stdout_log, threads=engine.threads
-    )
+    with run_lock(workdir, say=lambda m: note(stdout_log, m, "melt-quench")) as lock:
+        (workdir / "in.melt_quench.lmp").write_text(text)
+        for stale in ("glass.data", "melt.data"):
+            (workdir / stale).unlink(missing_ok=True)
+        run_lammps(
+            lammps_command(engine, "in.melt_quench.lmp"),
+            workdir,
+            stdout_log,
+            threads=engine.threads,
+            lock=lock,
+        )
     wall = time.perf_counter() - t0
     for out in ("glass.data", "melt.data"):
         if not (workdir / out).is_file():
@@ -217,11 +224,11 @@ def key_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def note(log_path: str | Path, message: str) -> None:
+def note(log_path: str | Path, message: str, stage: str = "production") -> None:
     """Append a timestamped glassflow line to the job log (the file LAMMPS' stdout goes to)."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     with open(log_path, "a") as fh:
-        fh.write(f"{stamp} glassflow production: {message}\n")
+        fh.write(f"{stamp} glassflow {stage}: {message}\n")
 
 
 @dataclass(frozen=True)
@@ -395,6 +402,51 @@ def run_segment(
     rerun. Checkpoints and dumps are not workflow outputs and are removed at the end.
     """
     workdir = Path(workdir)
+    with run_lock(workdir, say=lambda m: note(stdout_log, m)) as lock:
+        return _run_segment_locked(
+            workdir,
+            segment,
+            context,
+            protocol,
+            engine,
+            T_K,
+            stdout_log,
+            trajectory_out,
+            end_restart_out,
+            lock,
+        )
+
+
+def _piece_wall_s(workdir: Path, piece: Mapping[str, Any]) -> float:
+    """Wall time of one LAMMPS run of a segment: recorded, or (for a run that was killed)
+    from its start to the last write of its log; 0 when unknown."""
+    if piece.get("wall_s") is not None:
+        return float(piece["wall_s"])
+    started, log = piece.get("started_unix"), workdir / piece["log"]
+    if started is None or not log.is_file():
+        return 0.0
+    return max(0.0, log.stat().st_mtime - float(started))
+
+
+def attempts_wall_s(workdir: str | Path, state: Mapping[str, Any]) -> float:
+    """Wall time of every LAMMPS run of a segment so far, superseded ones included (s)."""
+    return float(state.get("superseded_wall_s", 0.0)) + sum(
+        _piece_wall_s(Path(workdir), p) for p in state["pieces"]
+    )
+
+
+def _run_segment_locked(
+    workdir: Path,
+    segment: Segment,
+    context: Mapping[str, Any],
+    protocol: Mapping[str, Any],
+    engine: Engine,
+    T_K: float,
+    stdout_log: str | Path,
+    trajectory_out: str | Path,
+    end_restart_out: str | Path | None,
+    lock: RunLock,
+) -> dict[str, Any]:
     keep = end_restart_out is not None
     hinted = dict(context, rerun_command=rerun_hint(engine, PRODUCTION_INPUT))
     text = render_segment_input(workdir, segment, hinted, protocol, T_K, keep)
@@ -411,11 +463,12 @@ def run_segment(
         )
         try:
             n = _convert(workdir, state["pieces"], segment, context, protocol, part)
-        except Exception as err:  # any failure of stale dumps: redo the run from scratch
+        except (OSError, ValueError, RuntimeError, TrajectoryError) as err:
+            # stale dumps that do not convert: redo the run from scratch
             state, reason = None, f"the dumps of the earlier attempt do not convert ({err})"
     elif state is not None:
         resumed_from = _resume(
-            workdir, context, protocol, engine, T_K, stdout_log, state, segment, keep
+            workdir, context, protocol, engine, T_K, stdout_log, state, segment, keep, lock
         )
         if resumed_from is None:
             state, reason = None, "no restart file could be resumed (see above)"
@@ -434,17 +487,29 @@ def run_segment(
                 "end_step": segment.end_step,
             },
             "pieces": [
-                {"dump": "dump.0.lammpstrj", "log": "log.lammps", "start_step": segment.start_step}
+                {
+                    "dump": "dump.0.lammpstrj",
+                    "log": "log.lammps",
+                    "start_step": segment.start_step,
+                    "started_unix": time.time(),
+                }
             ],
         }
         (workdir / PRODUCTION_INPUT).write_text(text)
         write_json_atomic(workdir / STATE_FILE, state)
+        t_run = time.perf_counter()
         run_lammps(
-            lammps_command(engine, PRODUCTION_INPUT), workdir, stdout_log, threads=engine.threads
+            lammps_command(engine, PRODUCTION_INPUT),
+            workdir,
+            stdout_log,
+            threads=engine.threads,
+            lock=lock,
         )
+        state["pieces"][-1]["wall_s"] = time.perf_counter() - t_run
     wall = time.perf_counter() - t0
     if n is None:
         n = _convert(workdir, state["pieces"], segment, context, protocol, part)
+    total_wall = attempts_wall_s(workdir, state) + (time.perf_counter() - t0 if finished else 0.0)
     os.replace(part, trajectory_out)
     if keep:
         os.replace(workdir / END_RESTART, end_restart_out)
@@ -453,14 +518,23 @@ def run_segment(
         for p in workdir.glob(pattern):
             p.unlink()
     return {
-        "wall_time_s": wall,
+        "wall_time_s": total_wall,
+        "wall_time_s_last_attempt": wall,
+        "n_attempts": _attempts(state) + (1 if finished else 0),
         "lammps_version": lammps_version(workdir / "log.lammps"),
         "n_frames": n,
         "n_lammps_runs": len(state["pieces"]),
         "resumed_from_step": resumed_from,
         "start_step": segment.start_step,
         "end_step": segment.end_step,
+        "start_file": segment.start_file.name,
+        "start_sha256": key["start_sha256"],
     }
+
+
+def _attempts(state: Mapping[str, Any]) -> int:
+    """LAMMPS runs started for this segment, superseded ones included."""
+    return len(state["pieces"]) + int(state.get("superseded_pieces", 0))
 
 
 def _describe(key: Mapping[str, Any]) -> str:
@@ -505,7 +579,16 @@ def _production_started(log_path: Path) -> bool:
 
 
 def _resume(
-    workdir, context, protocol, engine, T_K, stdout_log, state, segment: Segment, keep: bool
+    workdir,
+    context,
+    protocol,
+    engine,
+    T_K,
+    stdout_log,
+    state,
+    segment: Segment,
+    keep: bool,
+    lock: RunLock | None = None,
 ) -> int | None:
     """Continue a segment from the newest readable restart file; returns its step.
 
@@ -522,8 +605,12 @@ def _resume(
             why = f"dump {missing[0]} is missing" if missing else "it is outside the segment"
             note(stdout_log, f"cannot resume from {path.name}: {why}")
             continue
+        for piece in state["pieces"]:  # a killed run's wall time, while its log is there
+            piece["wall_s"] = _piece_wall_s(workdir, piece)
         for s in state["pieces"][len(kept) :]:  # superseded by this restart
             (workdir / s["dump"]).unlink(missing_ok=True)
+            state["superseded_wall_s"] = state.get("superseded_wall_s", 0.0) + s["wall_s"]
+            state["superseded_pieces"] = state.get("superseded_pieces", 0) + 1
         k = len(kept)
         name = f"in.resume.{k}.lmp"
         ctx = dict(
@@ -539,16 +626,25 @@ def _resume(
         to_end = dict(protocol, production_ps=segment.end_step * dt / 1000.0)
         (workdir / name).write_text(render_production_resume(ctx, to_end, T_K))
         log_name = f"log.{k}.lammps"
-        state["pieces"] = [*kept, {"dump": ctx["dump_file"], "log": log_name, "start_step": step}]
+        piece = {
+            "dump": ctx["dump_file"],
+            "log": log_name,
+            "start_step": step,
+            "started_unix": time.time(),
+        }
+        state["pieces"] = [*kept, piece]
         write_json_atomic(workdir / STATE_FILE, state)
         note(stdout_log, f"resuming {workdir} from {path.name} (step {step}), piece {k}")
+        t_run = time.perf_counter()
         try:
             run_lammps(
                 lammps_command(engine, name, log_file=log_name),
                 workdir,
                 stdout_log,
                 threads=engine.threads,
+                lock=lock,
             )
+            piece["wall_s"] = time.perf_counter() - t_run
             return step
         except RuntimeError:
             if _production_started(workdir / log_name):
