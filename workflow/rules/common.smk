@@ -123,17 +123,26 @@ def comp_run(wildcards):
         ) from None
 
 
-def run_keys(wildcards, T_K=None):
-    """Keys of one run, as written into run.json and every table."""
-    comp = comp_run(wildcards).composition
+def run_keys_of(comp, T, rep):
+    """Keys of one run (composition label, T in K, replica number), as written into
+    run.json and every table."""
+    composition = CAMPAIGN.compositions[comp].composition
     return {
         "campaign": CAMPAIGN.name,
-        "comp": wildcards.comp,
-        "x": float(comp.x_requested),
-        "m": float(comp.m_requested),
-        "T_K": float(T_K if T_K is not None else wildcards.T),
-        "replica": int(wildcards.rep),
+        "comp": comp,
+        "x": float(composition.x_requested),
+        "m": float(composition.m_requested),
+        "T_K": float(T),
+        "replica": int(rep),
     }
+
+
+def run_keys(wildcards, T_K=None):
+    """run_keys_of the job's wildcards (T_K instead of {T} for the glass stages)."""
+    comp_run(wildcards)  # a clear error for a composition outside the campaign
+    return run_keys_of(
+        wildcards.comp, T_K if T_K is not None else wildcards.T, wildcards.rep
+    )
 
 
 def cell_params(wildcards):
@@ -431,9 +440,10 @@ def finished(paths):
 
 
 def expected_runs():
+    """run_keys_of every run of the campaign, with the path of its production log."""
     out = []
     for comp, T, rep in CAMPAIGN.runs():
-        keys = run_keys(type("W", (), {"comp": comp, "rep": f"{rep:02d}", "T": T}))
+        keys = run_keys_of(comp, T, rep)
         keys["log"] = f"{LOGS}/production/{comp}_T{T}_rep{rep:02d}.log"
         out.append(keys)
     return out
@@ -451,26 +461,4 @@ def per_comp_T_tables():
         *expand(
             list(glass_structure_outputs().values()), comp=list(CAMPAIGN.compositions)
         ),
-    ]
-
-
-def all_targets():
-    comps = list(CAMPAIGN.compositions)
-    return [
-        *per_comp_T_tables(),
-        f"{TABLES}/runs.parquet",
-        f"{TABLES}/arrhenius.parquet",
-        *expand(f"{FIGURES}/arrhenius_{{quantity}}.png", quantity=FIGURE_QUANTITIES),
-        *expand(f"{FIGURES}/rigidity_threshold_x{{x}}.png", x=list(SERIES)),
-        *expand(f"{FIGURES}/conductivity_map_T{{T}}.png", T=CAMPAIGN.temperatures_K),
-        *expand(f"{FIGURES}/diffusivity_map_T{{T}}.png", T=CAMPAIGN.temperatures_K),
-        *expand(f"{FIGURES}/prl_transport_x{{x}}.png", x=list(SERIES)),
-        *expand(f"{FIGURES}/prl_activation_x{{x}}.png", x=list(SERIES)),
-        f"{FIGURES}/constraint_diagnostic.png",
-        *expand(f"{R}/{{comp}}/dynamics/summary.parquet", comp=comps),
-        *expand(f"{R}/{{comp}}/structure/gr.png", comp=comps),
-        # report.smk: thermo traces per composition, tables as HTML, comparison
-        *expand(f"{R}/{{comp}}/thermo/{{name}}.png", comp=comps, name=THERMO_FIGURES),
-        *expand(f"{TABLES}/{{table}}.html", table=REPORT_TABLES),
-        *comparison_targets(),
     ]
