@@ -1,7 +1,8 @@
 """End-to-end check against LAMMPS: a small hot Na2SiS3 liquid (Sorensen potential).
 
-(a) the single-origin MSD from the stored float32 frames equals LAMMPS ``compute msd``;
-(b) Green-Kubo and Einstein D_Na agree within 3 combined standard errors.
+The dump is converted with the workflow's ``dump_to_trajectory``. (a) the single-origin MSD
+from the stored float32 frames equals LAMMPS ``compute msd``; (b) Green-Kubo (from the
+converted velocities) and Einstein D_Na agree within 3 combined standard errors.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 from glassflow.analysis.dynamics.correlations import DynamicsSettings, msd_single_origin
 from glassflow.analysis.dynamics.tables import analyse_run
-from glassflow.io.trajectory import open_trajectory, write_trajectory
+from glassflow.io.trajectory import open_trajectory
+from glassflow.md.lammps_io import dump_to_trajectory
 
 pytestmark = pytest.mark.lammps
 
@@ -67,22 +69,6 @@ run {N_PROD}
 """
 
 
-def read_dump(path: Path):
-    """Parse a sorted ``dump custom id type xu yu zu vx vy vz`` file (units real)."""
-    steps, frames, box = [], [], None
-    lines = path.read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        steps.append(int(lines[i + 1]))
-        n = int(lines[i + 3])
-        b = np.array([[float(v) for v in lines[i + 5 + k].split()[:2]] for k in range(3)])
-        box = b[:, 1] - b[:, 0]
-        frames.append(np.array([ln.split() for ln in lines[i + 9 : i + 9 + n]], dtype=float))
-        i += 9 + n
-    data = np.asarray(frames)
-    return np.asarray(steps), data, box
-
-
 @pytest.fixture(scope="module")
 def lammps_run(tmp_path_factory):
     if LMP is None:
@@ -100,23 +86,17 @@ def lammps_run(tmp_path_factory):
     )
     assert res.returncode == 0, (work / "log.lammps").read_text()[-3000:]
     print(f"LAMMPS took {time.perf_counter() - t0:.1f} s")
-    steps, data, box = read_dump(work / "traj.dump")
-    types = data[0, :, 1].astype(int) - 1
-    pos = data[..., 2:5]
-    vel = data[..., 5:8] * 1000.0  # Å/fs -> Å/ps
-    times = steps * 1.0e-3  # 1 fs timestep
-    path = write_trajectory(
+    # the workflow's own conversion (velocities Å/fs -> Å/ps, times fs -> ps): a wrong
+    # factor there moves the Green-Kubo D away from the Einstein D
+    dump_to_trajectory(
+        work / "traj.dump",
         work / "trajectory.gtrj",
         ("Na", "Si", "S"),
-        types,
-        pos,
-        box,
-        times,
-        steps=steps,
-        charges=np.array([0.6, 2.4, -1.2])[types],
-        masses=np.array([22.98977, 28.0855, 32.06])[types],
-        velocities=vel,
+        [0.6, 2.4, -1.2],
+        [22.98977, 28.0855, 32.06],
+        1.0,
     )
+    path = work / "trajectory.gtrj"
     msd_lmp = np.loadtxt(work / "msd_na.txt", comments="#")
     return open_trajectory(path, verify=True), msd_lmp
 
