@@ -22,17 +22,17 @@ from glassflow.analysis.dynamics.transport import (
     a2ps_to_cm2s,
     collective_conductivity,
     conductivity_estimate,
-    coordination_numbers,
-    fast_slow_partition,
     fit_einstein,
     fit_start_time,
     green_kubo_diffusion,
     haven_ratio,
     local_loglog_slope,
     nernst_einstein_conductivity,
-    partial_rdf,
     pivot_interval,
 )
+from glassflow.analysis.structure.fast_slow import fast_slow_partition
+from glassflow.analysis.structure.geometry import coordination_numbers
+from glassflow.analysis.structure.pair_correlation import partial_rdf
 from glassflow.io.trajectory import open_trajectory, write_trajectory
 
 META = {"campaign": "test", "x": 0.5, "m": 2.0, "T_K": 1000.0, "replica": 1}

@@ -13,7 +13,8 @@ Every format is written by an established writer, never by hand:
   next to it (VMD: ``vmd out.pdb out.dcd``; MDAnalysis: ``Universe("out.pdb", "out.dcd")``).
 
 Positions are the stored **unwrapped** positions (Å), as needed for diffusion; with
-``wrap`` they are wrapped into the box of their frame (:func:`wrap_positions`). The
+``wrap`` they are wrapped into ``[0, L)`` of their frame's box, in float32
+(:func:`glassflow.analysis.structure.geometry.wrap_positions`). The
 box is taken from each frame. Frames are selected like a Python slice
 ``[start:stop:stride]`` (:func:`frame_indices`) and read in blocks, so memory stays
 bounded for long runs. Every output is written to ``<name>.part`` and renamed when
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from glassflow.analysis.structure.geometry import wrap_positions
 from glassflow.io.trajectory import Trajectory, TrajectoryError, frame_dtype, open_trajectory
 
 FORMATS = ("extxyz", "lammpstrj", "dcd")
@@ -96,20 +98,6 @@ def frame_indices(
             f"--start {start} --stop {stop} --stride {stride}: selects no frame of {n_frames}"
         )
     return idx
-
-
-def wrap_positions(positions: npt.ArrayLike, boxes_A: npt.ArrayLike) -> npt.NDArray[np.floating]:
-    """Wrap positions into an orthorhombic box ``[0, L)``: ``r - L floor(r / L)``.
-
-    ``positions`` (..., atoms, 3) in Å, ``boxes_A`` (..., 3) broadcast over atoms.
-    Keeps the dtype of ``positions``.
-    """
-    pos = np.asarray(positions)
-    box = np.asarray(boxes_A, dtype=np.float64)[..., None, :]
-    wrapped = pos - box * np.floor(pos / box)
-    # float rounding can land exactly on L; fold it back to 0
-    wrapped = np.where(wrapped >= box, wrapped - box, wrapped)
-    return wrapped.astype(pos.dtype, copy=False)
 
 
 def frame_boxes_A(traj: Trajectory) -> npt.NDArray[np.float64]:
@@ -188,7 +176,7 @@ def iter_frame_blocks(
         pos = traj.positions(first, last + 1)[local]
         box = boxes[sel]
         if wrap:
-            pos = wrap_positions(pos, box)
+            pos = wrap_positions(pos, box, dtype=pos.dtype)
         vel = traj.velocities(first, last + 1)[local] if velocities else None
         yield FrameBlock(
             indices=sel,

@@ -64,14 +64,13 @@ from glassflow.analysis.dynamics.transport import (
     a2ps_to_cm2s,
     block_standard_error,
     conductivity_estimate,
-    coordination_numbers,
-    fast_slow_partition,
     fit_einstein,
     green_kubo_diffusion,
-    neighbours_within,
-    partial_rdf,
     vacf_resolved,
 )
+from glassflow.analysis.structure.fast_slow import fast_slow_partition
+from glassflow.analysis.structure.geometry import coordination_numbers, neighbours_within
+from glassflow.analysis.structure.pair_correlation import partial_rdf
 from glassflow.io.trajectory import Trajectory
 
 KEYS = ("campaign", "x", "m", "T_K", "replica")

@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
-from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
 from glassflow.analysis.dynamics.msd_covariance import (
@@ -582,80 +581,6 @@ def green_kubo_diffusion(
     if sel.sum() < 2:
         return float("nan"), None
     return float(np.mean(run[sel])), (float(t[sel][0]), float(t[sel][-1]))
-
-
-# --------------------------------------------------------------------------------------
-# fast / slow ions (Sorensen 2023 §3.4.3)
-# --------------------------------------------------------------------------------------
-def fast_slow_partition(
-    displacement2_A2: npt.ArrayLike, fraction: float = 0.25
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Indices (into the given array) of the top and bottom ``fraction`` by displacement."""
-    d = np.asarray(displacement2_A2, dtype=np.float64)
-    k = max(1, int(round(fraction * d.size)))
-    order = np.argsort(d, kind="stable")
-    return np.sort(order[-k:]), np.sort(order[:k])
-
-
-def wrap_positions(pos_A: npt.ArrayLike, box_A: npt.ArrayLike) -> FloatArray:
-    """Positions wrapped into [0, L) per axis (for periodic KD-trees)."""
-    box = np.asarray(box_A, dtype=np.float64)
-    w = np.mod(np.asarray(pos_A, dtype=np.float64), box)
-    return np.where(w >= box, w - box, w)
-
-
-def partial_rdf(
-    pos_a: npt.ArrayLike,
-    pos_b: npt.ArrayLike,
-    box_A: npt.ArrayLike,
-    r_max_A: float | None = None,
-    dr_A: float = 0.05,
-    same: bool = False,
-) -> tuple[FloatArray, FloatArray]:
-    """Partial g_ab(r) at one frame with periodic KD-tree neighbour search.
-
-    ``g(r) = n_ab(r) / (N_a rho_b 4 pi r^2 dr)`` with exact shell volumes; for ``same``
-    sets self pairs are excluded and ``rho_b = (N_b - 1)/V``. Returns (r centres Å, g).
-    """
-    box = np.asarray(box_A, dtype=np.float64)
-    r_max = float(np.min(box) / 2.0 if r_max_A is None else r_max_A)
-    edges = np.arange(0.0, r_max + 0.5 * dr_A, dr_A)
-    a = wrap_positions(pos_a, box)
-    b = wrap_positions(pos_b, box)
-    ta, tb = cKDTree(a, boxsize=box), cKDTree(b, boxsize=box)
-    sdm = ta.sparse_distance_matrix(tb, r_max, output_type="coo_matrix")
-    d = sdm.data
-    if same:
-        d = d[sdm.row != sdm.col]
-    counts = np.histogram(d, bins=edges)[0].astype(np.float64)
-    nb = b.shape[0] - 1 if same else b.shape[0]
-    rho_b = nb / float(np.prod(box))
-    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        g = counts / (a.shape[0] * rho_b * shell) if a.shape[0] and nb else np.zeros_like(counts)
-    return 0.5 * (edges[1:] + edges[:-1]), g
-
-
-def neighbours_within(
-    centres_A: npt.ArrayLike, others_A: npt.ArrayLike, box_A: npt.ArrayLike, rcut_A: float
-) -> npt.NDArray[np.intp]:
-    """Unique indices of ``others`` within ``rcut`` of any centre (periodic)."""
-    box = np.asarray(box_A, dtype=np.float64)
-    t1 = cKDTree(wrap_positions(centres_A, box), boxsize=box)
-    t2 = cKDTree(wrap_positions(others_A, box), boxsize=box)
-    lists = t1.query_ball_tree(t2, rcut_A)
-    flat = [j for li in lists for j in li]
-    return np.unique(np.asarray(flat, dtype=np.intp))
-
-
-def coordination_numbers(
-    centres_A: npt.ArrayLike, others_A: npt.ArrayLike, box_A: npt.ArrayLike, rcut_A: float
-) -> FloatArray:
-    """Number of ``others`` within ``rcut`` of each centre (periodic), float."""
-    box = np.asarray(box_A, dtype=np.float64)
-    t1 = cKDTree(wrap_positions(centres_A, box), boxsize=box)
-    t2 = cKDTree(wrap_positions(others_A, box), boxsize=box)
-    return np.asarray([len(x) for x in t1.query_ball_tree(t2, rcut_A)], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------

@@ -197,6 +197,62 @@ def pair_distribution(
     )
 
 
+def partial_rdf(
+    pos_a: npt.ArrayLike,
+    pos_b: npt.ArrayLike,
+    box_A: npt.ArrayLike,
+    r_max_A: float | None = None,
+    dr_A: float = 0.05,
+    same: bool = False,
+) -> tuple[FloatArray, FloatArray]:
+    """Partial g_ab(r) between two sets of positions at one frame (review eq 4).
+
+    ``g_ab(r) = n_ab(r) / (N_a rho_b 4/3 pi (r_hi^3 - r_lo^3))`` (docs/physics.md §5),
+    n_ab the number of (a, b) pairs in the shell, exact shell volumes, periodic KD-tree
+    neighbour search (minimum image). Unlike :func:`pair_distribution` (species of one
+    configuration) the two sets can be any subsets, e.g. fast and slow Na ([S23]
+    §3.4.3). With ``same`` the two sets are the same atoms: self pairs are dropped and
+    ``rho_b = (N_b - 1) / V``, so an ideal gas of few atoms still gives g = 1.
+
+    Parameters
+    ----------
+    pos_a : (N_a, 3) float, Å
+        Positions of the centres (wrapped here).
+    pos_b : (N_b, 3) float, Å
+        Positions of the neighbours (wrapped here); ``pos_a`` itself with ``same``.
+    box_A : (3,) float, Å
+        Orthorhombic box lengths.
+    r_max_A : float, Å, optional
+        Largest distance, default half the shortest box length.
+    dr_A : float, Å
+        Bin width; bins ``[k dr, (k + 1) dr)`` from 0.
+    same : bool
+        Whether ``pos_b`` are the same atoms as ``pos_a``.
+
+    Returns
+    -------
+    r_A : (n_bins,) float64, Å
+        Bin centres.
+    g : (n_bins,) float64, dimensionless
+        g_ab(r); zeros when either set is empty (or has one atom with ``same``).
+    """
+    box = np.asarray(box_A, dtype=np.float64)
+    r_max = float(np.min(box) / 2.0 if r_max_A is None else r_max_A)
+    edges = np.arange(0.0, r_max + 0.5 * dr_A, dr_A)
+    a = wrap_positions(pos_a, box)
+    b = wrap_positions(pos_b, box)
+    ta, tb = cKDTree(a, boxsize=box), cKDTree(b, boxsize=box)
+    pairs = ta.sparse_distance_matrix(tb, r_max, output_type="ndarray")
+    d = pairs["v"][pairs["i"] != pairs["j"]] if same else pairs["v"]
+    counts = np.histogram(d, bins=edges)[0].astype(np.float64)
+    nb = b.shape[0] - 1 if same else b.shape[0]
+    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    g = np.zeros_like(counts)
+    if a.shape[0] and nb > 0:
+        g = counts / (a.shape[0] * (nb / float(np.prod(box))) * shell)
+    return 0.5 * (edges[1:] + edges[:-1]), g
+
+
 def coordination_number(pd: PairDistribution, a: str, b: str, r_cut_A: float) -> float:
     """Mean number of b atoms within r_cut of an a atom (review eq 6), linear in the bin."""
     if not np.isfinite(r_cut_A):
