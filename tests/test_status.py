@@ -276,6 +276,28 @@ def test_failed_segment_beside_a_live_run_outranks_it(tmp_path, capsys):
     assert [r["segments_failed"] for r in doc["runs"]] == [[2], []]
 
 
+def test_run_that_failed_a_moment_ago_after_its_last_step_is_failed(tmp_path):
+    """Unsegmented: LAMMPS reached the last step, then the job failed (its files are
+    fresh); beside it a live run. Not "running 100 %"."""
+    camp = Campaign(tmp_path)
+    protocol = dict(PROTOCOL, segment_ps=None, max_production_ps=None, target_rel_error=None)
+    for rep in (1, 2):
+        d = production_dir(camp.results, camp.key(rep))
+        d.mkdir(parents=True)
+        (d / "in.production.lmp").write_text(in_production(4000))
+        (d / "log.lammps").write_text(segment_log_text(0, 4000 if rep == 1 else 1000, 4000))
+    log = camp.results / "logs/production/x0.50_m2.00_T2400_rep01.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("$ lmp -in in.production.lmp\nTraceback (most recent call last):\n"
+                   "RuntimeError: 401 frames stitched, expected 400\n")  # fmt: skip
+    st = campaign_status(camp.results, protocol=protocol)
+    failed, live = st.runs
+    assert failed.state == "failed" and failed.ps_done == 4.0 and not failed.segmented
+    assert failed.detail == "production: RuntimeError: 401 frames stitched, expected 400"
+    assert live.state == "running" and live.ps_done == 1.0 and live.eta_s == pytest.approx(30.0)
+    assert st.state == "failed"
+
+
 def test_stalled_by_the_age_of_its_last_thermo_step_or_a_dead_writer(tmp_path):
     camp = Campaign(tmp_path)
     camp.done_segment(1, 1)
@@ -295,6 +317,7 @@ def test_stalled_by_the_age_of_its_last_thermo_step_or_a_dead_writer(tmp_path):
     age_tree(logs, HOUR)
     quiet = status()
     assert quiet.state == "stalled" and quiet.last_step == 2600
+    assert (quiet.segments_done, quiet.segments_running, quiet.segments_stalled) == ([1], [], [2])
     assert quiet.last_step_age_s == pytest.approx(HOUR, abs=60)
     assert "a rerun resumes from restart.2500.bin" in quiet.detail
     assert quiet.ps_done == pytest.approx(2.6)
@@ -480,6 +503,7 @@ def test_status_of_a_real_segmented_campaign_running_killed_and_done(tmp_path, c
         now=time.time() + 11 * 60,
     ).runs[0]  # fmt: skip
     assert later.state == "stalled" and later.segments_running == []
+    assert later.segments_stalled == [2]
     assert "a rerun resumes from restart." in later.detail
 
     # the rerun resumes segment 2, runs segment 3 and stitches: done at the maximum

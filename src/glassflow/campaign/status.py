@@ -161,6 +161,7 @@ class RunStatus:
     segments_done: list[int] = field(default_factory=list)
     segments_running: list[int] = field(default_factory=list)
     segments_failed: list[int] = field(default_factory=list)
+    segments_stalled: list[int] = field(default_factory=list)  # under way when it stopped
     last_step: int | None = None  # last production thermo step
     last_step_age_s: float | None = None  # seconds since that step was written
     idle_s: float | None = None  # seconds since the run last wrote any file
@@ -1032,6 +1033,7 @@ def _judge(
         status.state, status.detail = "failed", failure
     elif writer is not None and writer.alive is False:
         status.state = "stalled"
+        status.segments_stalled = [active_k] if active_k else []
         status.detail = f"its {writer.describe()} is gone; a rerun resumes {resume}"
     elif idle is not None and idle <= active_s:
         status.state = "running"
@@ -1041,6 +1043,7 @@ def _judge(
         status.detail = _running_detail(where, progress, decision, done, writer)
     elif started:
         status.state = "stalled"
+        status.segments_stalled = [active_k] if active_k else []
         quiet = f"nothing written for {_duration(idle)}"
         if writer is not None and writer.alive:
             status.detail = f"{quiet} but its {writer.describe()} is alive: hung?"
@@ -1303,6 +1306,7 @@ def _segments_cell(r: RunStatus) -> str:
     parts = [f"{len(r.segments_done)} done"]
     parts += [f"#{k} running" for k in r.segments_running]
     parts += [f"#{k} failed" for k in r.segments_failed]
+    parts += [f"#{k} stalled" for k in r.segments_stalled]
     return ", ".join(parts)
 
 
