@@ -25,6 +25,7 @@ from glassflow.campaign.status import (
     eta_seconds,
     final_error_line,
     format_status,
+    process_alive,
     production_clock_in_log,
     production_dir,
     segment_log,
@@ -428,6 +429,19 @@ def _status_json(tmp_path: Path, config: Path, capsys, *more: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def wait_for_exit(lock_file: Path, timeout_s: float = 120.0) -> None:
+    """Wait until the processes a ``writer.lock`` names (writer, LAMMPS) have exited."""
+    try:
+        doc = json.loads(lock_file.read_text())
+    except (OSError, ValueError):
+        return
+    pids = [doc.get(k) for k in ("pid", "child_pid", "child_pgid") if isinstance(doc.get(k), int)]
+    deadline = time.time() + timeout_s
+    while any(process_alive(p) for p in pids):
+        assert time.time() < deadline, f"{pids} still alive after SIGKILL"
+        time.sleep(0.05)
+
+
 @pytest.mark.lammps
 @pytest.mark.slow
 def test_status_of_a_real_segmented_campaign_running_killed_and_done(tmp_path, capsys):
@@ -489,7 +503,8 @@ def test_status_of_a_real_segmented_campaign_running_killed_and_done(tmp_path, c
     if r.writer is not None:  # the workflow records its writers (writer.lock)
         assert r.writer.alive is True and r.writer.directory == "segments/2"
 
-    # killed: nothing runs any more
+    # killed: nothing runs any more once the writer and its LAMMPS have exited
+    wait_for_exit(seg2 / "writer.lock")
     killed = _status_json(tmp_path, config, capsys)
     k = killed["runs"][0]
     assert k["segments_done"] == [1] and k["segments_failed"] == [] and k["ps_done"] >= 2.2
