@@ -41,7 +41,7 @@ test: $(STAMP)
 # rest are listed, so that a test that grew slow gets its mark.
 test-fast: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra -m "not slow" \
-		--durations=10 --durations-min=2 $(PYTEST_ARGS)
+		--durations=15 --durations-min=3 $(PYTEST_ARGS)
 
 test-slurm: $(STAMP)
 	bash .ci/slurm

@@ -525,6 +525,7 @@ def test_dry_run_top_level_typo_is_short(tmp_path):
     assert len(out.splitlines()) < 20, out
 
 
+@pytest.mark.slow  # builds the whole DAG: 4-7 s
 def test_dry_run_integral_float_replicas(tmp_path):
     cfg = _tiny_edited(tmp_path, ("\nreplicas: 2", "\nreplicas: 2.0"))
     code, out = _dry_run(tmp_path, "--configfile", cfg)
@@ -566,6 +567,7 @@ def test_dry_run_rejects_bad_analysis_settings(tmp_path):
     assert not (tmp_path / "wd" / "results").exists()
 
 
+@pytest.mark.slow  # builds the whole DAG: 4-7 s
 def test_dry_run_command_line_boolean(tmp_path):
     code, out = _dry_run(
         tmp_path, "--configfile", str(TINY_CONFIG), "--config", "allow_missing_runs=true"
@@ -574,6 +576,7 @@ def test_dry_run_command_line_boolean(tmp_path):
     assert _job_counts(out)["production"] == 2 * 2 * 2, out
 
 
+@pytest.mark.slow  # builds the whole DAG: 4-7 s
 def test_dry_run_command_line_override_keeps_default_campaign(tmp_path):
     default = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     n_comp = len(default["compositions"]["grid"]["x"]) * len(default["compositions"]["grid"]["m"])
@@ -586,6 +589,7 @@ def test_dry_run_command_line_override_keeps_default_campaign(tmp_path):
     assert counts["analyse_runs"] == n_comp * n_T, out
 
 
+@pytest.mark.slow  # builds the whole DAG: 4-7 s
 def test_dry_run_configfile_still_replaces_the_default(tmp_path):
     code, out = _dry_run(tmp_path, "--configfile", str(TINY_CONFIG), "--config", "replicas=3")
     assert code == 0, out
