@@ -13,6 +13,7 @@ from glassflow.analysis.dynamics.correlations import (
     displacement_moment_sums,
     vacf_fft,
 )
+from glassflow.analysis.dynamics.msd_covariance import gls_terms
 from glassflow.analysis.dynamics.tables import analyse_run, composition_summary
 from glassflow.analysis.dynamics.transport import (
     A2_PS_TO_CM2_S,
@@ -24,11 +25,17 @@ from glassflow.analysis.dynamics.transport import (
     conductivity_estimate,
     fit_einstein,
     fit_start_time,
+    fit_window,
     green_kubo_diffusion,
     haven_ratio,
     local_loglog_slope,
+    loglog_slope,
+    msd_variance_model,
     nernst_einstein_conductivity,
     pivot_interval,
+    replica_consistency,
+    slope_verdict,
+    variance_amplitudes,
 )
 from glassflow.analysis.structure.fast_slow import fast_slow_partition
 from glassflow.analysis.structure.geometry import coordination_numbers
@@ -106,6 +113,168 @@ def test_fit_starts_after_the_cage():
     ball = np.where(t < 0.5, 20 * t**2, 5.0) + 0.01 * t
     start, found = fit_start_time(t, ball, FitSettings(min_fit_time_ps=0.1), 100.0)
     assert not found and start == pytest.approx(100.0 / 3.0)
+
+
+# the four steps of fit_einstein ------------------------------------------------------------
+def test_fit_window_end_start_and_thinning():
+    """Exact MSD = 0.6 t on every frame of a 1000-frame run (dt 0.1 ps): the end is the
+    last lag within half the run (lag 499: 49.9 <= 0.5 x 99.9 ps), the local slope is
+    exactly 1 so the fit starts at min_fit_time_ps, and the 490 lags 1.0-49.9 ps are
+    thinned evenly to 300 keeping both ends."""
+    lags = np.arange(1, 1000)
+    c = MSDCurve(lags, 0.6 * 0.1 * lags, 20.0, 1000, 0.1)
+    w = fit_window([c], FitSettings(min_fit_time_ps=1.0))
+    assert w.t_end_ps == pytest.approx(49.9) and w.msd_end == pytest.approx(0.6 * 49.9)
+    assert w.t_start_ps == pytest.approx(1.0) and w.start_found
+    assert w.msd_start == pytest.approx(0.6)
+    kept = lags[w.masks[0]]
+    assert w.n_lags == 300 and kept[0] == 10 and kept[-1] == 499
+    assert set(np.diff(kept)) == {1, 2}  # 489 steps over 299 gaps: 1 or 2 frames
+    assert w.pooled_t_ps[0] == pytest.approx(1.0) and w.pooled_t_ps[-1] == pytest.approx(49.9)
+    # an imposed start; one below min_fit_time_ps is raised to it
+    assert fit_window([c], FitSettings(min_fit_time_ps=1.0), 2.0).t_start_ps == 2.0
+    assert fit_window([c], FitSettings(min_fit_time_ps=1.0), 0.3).t_start_ps == 1.0
+    # a second, shorter replica (600 frames) ends the window at 0.5 x 59.9 ps
+    short = MSDCurve(lags[:599], 0.6 * 0.1 * lags[:599], 20.0, 600, 0.1)
+    w2 = fit_window([c, short], FitSettings(min_fit_time_ps=1.0))
+    assert w2.t_end_ps == pytest.approx(29.9) and w2.n_lags == 290
+    # ballistic, then a plateau: no start found, the start is t_end / min_fit_span
+    ball = np.where(lags < 5, 20 * (0.1 * lags) ** 2, 5.0) + 0.001 * lags
+    w3 = fit_window([MSDCurve(lags, ball, 20.0, 1000, 0.1)], FitSettings(min_fit_time_ps=0.1))
+    assert not w3.start_found and w3.t_start_ps == pytest.approx(49.9 / 3.0)
+
+
+def overlap_integral_by_quadrature(t_i, t_j, s_i, s_j, power):
+    """int_0^{S_i} du int_0^{S_j} dv o(u, v)^power, o the overlap of [u, u + t_i] and
+    [v, v + t_j] (eq C3), written over the origin offset x = u - v: the overlap is
+    max(0, min(x + t_i, t_j) - max(x, 0)) and the origin pairs at offset x number
+    max(0, min(S_i, S_j + x) - max(0, x)). Integrated by scipy's adaptive quadrature
+    with the kinks as break points (independent of the package's Gauss-Legendre rule)."""
+    from scipy.integrate import quad
+
+    def integrand(x):
+        o = max(0.0, min(x + t_i, t_j) - max(x, 0.0))
+        pairs = max(0.0, min(s_i, s_j + x) - max(0.0, x))
+        return pairs * o**power
+
+    kinks = sorted({-t_i, 0.0, t_j - t_i, t_j, -s_j, s_i - s_j, s_i})
+    lo, hi = -s_j, s_i
+    return quad(integrand, lo, hi, points=[k for k in kinks if lo < k < hi], limit=200)[0]
+
+
+def test_msd_variance_model_matches_eq_c3():
+    """Diagonal of eq C3 in closed form: with S = n_frames dt - t >= t and origin pairs
+    at offset x weighing (S - |x|), over N particles
+
+        A_ii = int (S - |x|) (t - |x|)^2 dx / (N S^2) = (2 S t^3 / 3 - t^4 / 6) / (N S^2)
+        B_ii = int (S - |x|) (t - |x|)   dx / (N S^2) = (S t^2 - t^3 / 3) / (N S^2),
+
+    an off-diagonal element by 2-D quadrature, and the per-lag term t / (N S)."""
+    n_frames, dt, n = 400, 0.05, 16.0
+    lags = np.array([3, 20, 50, 120, 199])
+    c = MSDCurve(lags, 0.6 * dt * lags, n, n_frames, dt)
+    mask = np.array([True, True, False, True, True])
+    m = msd_variance_model(c, mask)
+    t = lags[mask] * dt
+    big_s = n_frames * dt - t
+    np.testing.assert_allclose(
+        np.diag(m.gaussian), (2 * big_s * t**3 / 3 - t**4 / 6) / (n * big_s**2), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        np.diag(m.jump), (big_s * t**2 - t**3 / 3) / (n * big_s**2), rtol=1e-12
+    )
+    np.testing.assert_allclose(m.nugget, t / (n * big_s), rtol=1e-14)
+    for power, mat in ((2, m.gaussian), (1, m.jump)):
+        ref = overlap_integral_by_quadrature(t[1], t[2], big_s[1], big_s[2], power)
+        assert mat[1, 2] == pytest.approx(ref / (n * big_s[1] * big_s[2]), rel=1e-10)
+    # Cov = (2/3)(6 D)^2 A + 6 D (a2 B + eta diag(nugget)) (eqs C2-C3 and the per-lag term)
+    d, a2, eta = 0.2, 1.5, 0.01
+    expected = (2 / 3) * (6 * d) ** 2 * m.gaussian + 6 * d * (a2 * m.jump + eta * np.diag(m.nugget))
+    np.testing.assert_allclose(m.covariance(d, a2, eta), expected, rtol=1e-14)
+
+
+def test_variance_amplitudes_recover_the_amplitudes_of_the_data():
+    """MSD data drawn from the covariance model itself, 150 replicas: the likelihood
+    picks the grid values the data were drawn with (a2 and eta both on the grid), and
+    (0, 0) for purely Gaussian data."""
+    n_frames, dt, n_part, d = 1000, 0.04, 32.0, 0.1
+    lags = np.unique(np.geomspace(10, 499, 40).astype(np.int64))
+    c = MSDCurve(lags, 6 * d * dt * lags, n_part, n_frames, dt)
+    mask = np.ones(lags.size, bool)
+    model = msd_variance_model(c, mask)
+    t = lags * dt
+    x = np.column_stack([6 * t, np.ones(t.size)])
+    m0 = 6 * d * t[0]
+    a2_grid = m0 * np.geomspace(1e-2, 3.0, 7)
+    eta_grid = m0 * dt * np.geomspace(1e-5, 1e2, 29)
+    rng = np.random.default_rng(4)
+    for a2_true, eta_true in ((a2_grid[5], eta_grid[20]), (0.0, 0.0)):
+        cov = model.covariance(d, a2_true, eta_true)
+        chol = np.linalg.cholesky(cov)
+        ys = [6 * d * t + chol @ rng.normal(size=t.size) for _ in range(150)]
+        a2, eta = variance_amplitudes([x] * 150, ys, [model] * 150, d, m0, dt)
+        assert a2 == pytest.approx(a2_true, rel=1e-12)
+        assert eta == pytest.approx(eta_true, rel=1e-12)
+
+
+def test_replica_consistency_chi_square_by_hand():
+    """Three replicas, data exactly on MSD = 6 D_r t + 1 with D_r = D0, D0 + se,
+    D0 - se, the same lags and the same covariance sigma^2 I. Each replica's GLS is
+    then ordinary least squares: se = sigma / sqrt(sum (x - mean x)^2), x = 6 t; the
+    pooled D is D0, chi2 = 1 + 1 = 2 with 2 degrees of freedom: p = exp(-1)."""
+    t = np.linspace(1.0, 20.0, 25)
+    x = np.column_stack([6 * t, np.ones(t.size)])
+    sigma = 0.3
+    se = sigma / np.sqrt(np.sum((6 * t - np.mean(6 * t)) ** 2))
+    d0 = 0.1
+    cov = sigma**2 * np.eye(t.size)
+    terms = [gls_terms(x, 6 * dr * t + 1.0, cov) for dr in (d0, d0 + se, d0 - se)]
+    rep_d, rep_e, p = replica_consistency(terms, d0)
+    np.testing.assert_allclose(rep_d, [d0, d0 + se, d0 - se], rtol=1e-10)
+    np.testing.assert_allclose(rep_e, [se] * 3, rtol=1e-10)
+    assert p == pytest.approx(np.exp(-1.0), rel=1e-10)
+    # consistent replicas: chi2 = 0, p = 1; one replica: no test
+    assert replica_consistency(terms[:1] * 3, d0)[2] == pytest.approx(1.0)
+    assert np.isnan(replica_consistency(terms[:1], d0)[2])
+
+
+def test_loglog_slope_of_power_laws_and_its_error_by_hand():
+    """MSD = 2 t^alpha exactly: the slope is alpha. With a diagonal MSD covariance
+    sigma_i^2 the log-space weights are w_i = m_i^2 / sigma_i^2 (m the fitted line, eq
+    2 propagated to ln MSD) and se^2 = 1 / sum w_i (ln t_i - <ln t>_w)^2."""
+    t = np.geomspace(1.0, 50.0, 30)
+    for alpha in (0.5, 1.0, 2.0):
+        m = 2.0 * t**alpha
+        sig = 0.02 * m + 0.05
+        slope, err = loglog_slope([t], [m], [np.diag(sig**2)], 0.3, 1.0)
+        assert slope == pytest.approx(alpha, rel=1e-10)
+        line = 6 * 0.3 * t + 1.0
+        w = line**2 / sig**2
+        xw = np.sum(w * np.log(t)) / np.sum(w)
+        assert err == pytest.approx(1 / np.sqrt(np.sum(w * (np.log(t) - xw) ** 2)), rel=1e-7)
+    # two replicas add their information: the same data twice -> error / sqrt(2)
+    m = 2.0 * t
+    cv = np.diag((0.02 * m) ** 2)
+    one = loglog_slope([t], [m], [cv], 0.3, 1.0)[1]
+    assert loglog_slope([t, t], [m, m], [cv, cv], 0.3, 1.0)[1] == pytest.approx(one / np.sqrt(2))
+    # where the line is not positive the data weigh; a replica with MSD <= 0 there is left out
+    assert loglog_slope([t], [-m], [cv], -1.0, 0.0) == (pytest.approx(np.nan, nan_ok=True),) * 2
+
+
+def test_slope_verdict_at_the_band_edges():
+    """z(95 %) = 1.959964: 0.80 +- 0.02 reaches 0.839 < 0.85 (sub-diffusive), 0.80 +-
+    0.03 reaches 0.859 (consistent), 1.20 +- 0.02 is above 1.15 by more than z err."""
+    fs = FitSettings()
+    assert slope_verdict(0.41, 0.03, fs) == "sub-diffusive"
+    assert slope_verdict(0.80, 0.02, fs) == "sub-diffusive"
+    assert slope_verdict(0.80, 0.03, fs) == ""
+    assert slope_verdict(1.20, 0.02, fs) == "super-diffusive"
+    assert slope_verdict(1.20, 0.03, fs) == ""
+    assert slope_verdict(2.0, 0.06, fs) == "super-diffusive"
+    assert slope_verdict(float("nan"), 0.01, fs) == ""
+    # 68 % (z = 0.994458): 0.80 +- 0.05 reaches 0.8497 < 0.85
+    assert slope_verdict(0.80, 0.05, FitSettings(ci_level=0.68)) == "sub-diffusive"
+    assert slope_verdict(0.80, 0.0503, FitSettings(ci_level=0.68)) == ""
 
 
 def test_unit_conversions_hand_computed():

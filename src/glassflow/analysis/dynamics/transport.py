@@ -16,7 +16,11 @@ lags of :mod:`glassflow.analysis.dynamics.msd_covariance` (eqs C1-C3 there), ove
   informs D (the information saturates by then, docs/transport.md).
 
 Replicas are stacked (their GLS information adds); the interval is the pivot interval
-of :func:`pivot_interval`. "Not diffusive" only when the data show it, with a reason and
+of :func:`pivot_interval`. The fit runs in four steps, each its own function: the
+window (:func:`fit_window`), the covariance model of the MSD (:func:`msd_variance_model`,
+with its amplitudes from :func:`variance_amplitudes`), the replica test
+(:func:`replica_consistency`) and the log-log slope test (:func:`loglog_slope`,
+:func:`slope_verdict`). "Not diffusive" only when the data show it, with a reason and
 the longest lag reached: the run is too short, the MSD at the longest lag is below
 ``min_msd_A2`` (caged), the fitted D <= 0, or the log-log slope over the window is
 outside ``1 +- slope_tolerance`` at ``ci_level``. Never a fitted number without a
@@ -344,6 +348,310 @@ def _not_diffusive(reason: str, max_lag: float, msd_max: float, **kw: Any) -> Di
     return DiffusionFit(False, reason, max_lag, msd_max, **kw)
 
 
+@dataclass(frozen=True)
+class FitWindow:
+    """Lags of an Einstein fit (docs/transport.md, "The fit window").
+
+    - ``t_end_ps``: longest fitted lag, ps: the last lag of the replica-pooled curve
+      within ``max_lag_fraction`` x the shortest run (0 when there is none).
+    - ``msd_end``: pooled MSD at ``t_end_ps`` (Å^2; NaN when there is no lag).
+    - ``t_start_ps``: first fitted lag, ps (given, or :func:`fit_start_time`), at least
+      ``min_fit_time_ps``; ``start_found``: whether the local slope test found it.
+    - ``masks``: per replica, (n_lags_r,) bool over its ``lag_frames``: the lags in
+      ``[t_start, t_end]``, thinned evenly to at most :data:`MAX_FIT_LAGS`.
+    - ``n_lags``: fewest fitted lags of any replica.
+    - ``pooled_t_ps``, ``pooled_msd``: (n,) float, ps and Å^2: the pooled curve
+      (:func:`pooled_curve`) on ``[t_start, t_end]``, for the starting D.
+    - ``msd_start``: pooled MSD at ``t_start_ps`` (linear interpolation), Å^2: the
+      scale of the variance-amplitude grids (:func:`variance_amplitudes`).
+    """
+
+    t_start_ps: float
+    t_end_ps: float
+    msd_end: float
+    start_found: bool
+    masks: tuple[npt.NDArray[np.bool_], ...]
+    n_lags: int
+    pooled_t_ps: FloatArray
+    pooled_msd: FloatArray
+    msd_start: float
+
+
+def fit_window(
+    curves: Sequence[MSDCurve], settings: FitSettings, t_start_ps: float | None = None
+) -> FitWindow:
+    """Fit window of the Einstein fit (eq 4) of one or more replicas' MSD (eq 2).
+
+    The end is the longest lag within ``max_lag_fraction`` of the shortest run; the
+    start is ``t_start_ps`` if given, else :func:`fit_start_time` on the
+    replica-pooled curve (the end of the ballistic and cage regimes), and never
+    before ``min_fit_time_ps`` (docs/transport.md, "The fit window").
+
+    Parameters
+    ----------
+    curves : sequence of MSDCurve
+        One per replica: lags (int frames), MSD (Å^2, or e^2 Å^2 for the charge
+        displacement), equal frame intervals ``dt_ps`` (ps).
+    settings : FitSettings
+        ``max_lag_fraction``, ``min_fit_time_ps``, ``slope_tolerance``,
+        ``min_fit_span``.
+    t_start_ps : float, optional
+        Imposed start, ps (e.g. the start of the species that dominates sigma_NE).
+
+    Returns
+    -------
+    FitWindow
+        Start, end and the fitted lags of every replica.
+    """
+    t_max = settings.max_lag_fraction * min(c.run_ps for c in curves)
+    t_pool, m_pool = pooled_curve(curves)
+    reach = t_pool <= t_max * (1 + 1e-9)
+    max_lag = float(t_pool[reach][-1]) if np.any(reach) else 0.0
+    msd_max = float(m_pool[reach][-1]) if np.any(reach) else float("nan")
+    found = True
+    if t_start_ps is None:
+        t_start_ps, found = fit_start_time(t_pool[reach], m_pool[reach], settings, max_lag)
+    t0 = max(float(t_start_ps), settings.min_fit_time_ps)
+    masks = tuple(
+        _thinned((c.t_ps >= t0 * (1 - 1e-9)) & (c.t_ps <= max_lag * (1 + 1e-9))) for c in curves
+    )
+    sel_pool = (t_pool >= t0 * (1 - 1e-9)) & reach
+    return FitWindow(
+        t_start_ps=t0,
+        t_end_ps=max_lag,
+        msd_end=msd_max,
+        start_found=found,
+        masks=masks,
+        n_lags=min(int(w.sum()) for w in masks),
+        pooled_t_ps=t_pool[sel_pool],
+        pooled_msd=m_pool[sel_pool],
+        msd_start=float(np.interp(t0, t_pool, m_pool)) if t_pool.size else float("nan"),
+    )
+
+
+@dataclass(frozen=True)
+class MSDVarianceModel:
+    """Covariance of one replica's MSD on its fitted lags (docs/transport.md, eqs C1-C3).
+
+    ``Cov(m_i, m_j) = (2/3)(6 D)^2 A_ij + 6 D (a2 B_ij + eta delta_ij nugget_i)`` with
+
+    - ``gaussian``: (n, n) float, ps^2: ``A`` of eq C3 for ``V(o) = o^2`` divided by N,
+    - ``jump``: (n, n) float, ps: ``B`` of eq C3 for ``V(o) = o`` divided by N (the
+      non-Gaussian term ``kappa o`` of eq C2, ``kappa = 6 D a2``, a2 in Å^2),
+    - ``nugget``: (n,) float, dimensionless: ``t_i / (N S_i)``, the per-lag term
+      (``eta`` in ps, docs/transport.md, "Terms estimated from the data"),
+
+    ``S_i = n_frames dt - t_i`` the origin range and N the number of particles.
+    """
+
+    gaussian: FloatArray
+    jump: FloatArray
+    nugget: FloatArray
+
+    def covariance(self, d: float, jump2: float, eta: float) -> FloatArray:
+        """(n, n) covariance of the MSD, Å^4, for D (Å^2/ps), a2 = ``jump2`` (Å^2) and
+        ``eta`` (ps)."""
+        return gaussian_v2(d) * self.gaussian + 6.0 * d * (
+            jump2 * self.jump + eta * np.diag(self.nugget)
+        )
+
+
+def msd_variance_model(curve: MSDCurve, mask: npt.NDArray[np.bool_]) -> MSDVarianceModel:
+    """The covariance model (eqs C2-C3 and the per-lag term) of one replica's MSD.
+
+    Parameters
+    ----------
+    curve : MSDCurve
+        The replica's MSD: lags (int frames), ``n_particles`` independent particles,
+        ``n_frames`` frames ``dt_ps`` (ps) apart.
+    mask : (n_lags_curve,) bool
+        The fitted lags (:attr:`FitWindow.masks`).
+
+    Returns
+    -------
+    MSDVarianceModel
+        ``gaussian`` (n, n) ps^2, ``jump`` (n, n) ps, ``nugget`` (n,) on the n fitted lags.
+    """
+    dt = curve.dt_ps
+    a1, b1 = cached_covariance_basis(curve.lag_frames[mask], curve.n_frames, dt)
+    t = curve.t_ps[mask]
+    return MSDVarianceModel(
+        gaussian=a1 / curve.n_particles,
+        jump=b1 / curve.n_particles,
+        nugget=t / (curve.n_particles * (curve.n_frames * dt - t)),
+    )
+
+
+def variance_amplitudes(
+    designs: Sequence[FloatArray],
+    msds: Sequence[FloatArray],
+    models: Sequence[MSDVarianceModel],
+    d: float,
+    msd_start: float,
+    dt_ps: float,
+) -> tuple[float, float]:
+    """Maximum-likelihood non-Gaussian and per-lag amplitudes of the MSD covariance.
+
+    ``kappa = 6 D a2`` (eq C2) and ``eta`` (docs/transport.md, "Terms estimated from
+    the data") from the Gaussian likelihood of the MSD data at the diffusivity ``d``,
+    D and the intercept profiled out, on the grids ``a2 in {0} u msd_start x
+    [1e-2, 3]`` (7 values) and ``eta in {0} u msd_start dt x [1e-5, 1e2]`` (29 values);
+    each amplitude is kept only if it lowers ``-2 ln L`` by more than 2 (Akaike).
+
+    Parameters
+    ----------
+    designs : sequence of (n_r, 2) float
+        Per replica ``[6 t, 1]``, t in ps.
+    msds : sequence of (n_r,) float
+        Per replica the fitted MSD values, Å^2.
+    models : sequence of MSDVarianceModel
+        Per replica the covariance model (:func:`msd_variance_model`).
+    d : float
+        Diffusivity at which the covariance is evaluated, Å^2/ps.
+    msd_start : float
+        MSD at the start of the fit, Å^2 (sets the grid scales).
+    dt_ps : float
+        Frame interval, ps.
+
+    Returns
+    -------
+    jump2 : float
+        a2, Å^2 (``kappa = 6 d a2``); 0 when the data do not ask for it.
+    eta : float
+        Per-lag amplitude, ps; 0 when the data do not ask for it.
+    """
+    jump2, eta, _ = profile_variance_terms(
+        list(designs),
+        list(msds),
+        [gaussian_v2(d) * m.gaussian for m in models],
+        [6.0 * d * m.jump for m in models],
+        [6.0 * d * m.nugget for m in models],
+        (0.0, *(msd_start * np.geomspace(1e-2, 3.0, 7))),
+        (0.0, *(msd_start * dt_ps * np.geomspace(1e-5, 1e2, 29))),
+    )
+    return jump2, eta
+
+
+def _gls(
+    designs: Sequence[FloatArray], msds: Sequence[FloatArray], covs: Sequence[FloatArray]
+) -> list[GLSTerms]:
+    return [gls_terms(x, y, m) for x, y, m in zip(designs, msds, covs, strict=True)]
+
+
+def replica_consistency(
+    terms: Sequence[GLSTerms], d_pooled: float
+) -> tuple[tuple[float, ...], tuple[float, ...], float]:
+    """Each replica's own GLS D and the chi-square test of the replicas against the pool.
+
+    ``chi2 = sum_r (D_r - D)^2 / se_r^2`` with R - 1 degrees of freedom
+    (docs/transport.md, "Replica pooling"): a small p-value says the replicas disagree
+    more than their errors allow.
+
+    Parameters
+    ----------
+    terms : sequence of GLSTerms
+        Per replica the information form of its GLS fit of ``MSD = 6 D t + c``
+        (same window and covariance model as the pooled fit).
+    d_pooled : float
+        The pooled D (same unit as the replicas' D, e.g. Å^2/ps).
+
+    Returns
+    -------
+    replica_d : tuple of R float
+        Each replica's D.
+    replica_err : tuple of R float
+        Its GLS standard error.
+    p_value : float
+        ``P(chi2_{R-1} >= chi2)``; NaN for one replica.
+    """
+    rep_d, rep_e = [], []
+    for t in terms:
+        b_r, c_r = t.solve()
+        rep_d.append(float(b_r[0]))
+        rep_e.append(float(np.sqrt(c_r[0, 0])))
+    p_rep = float("nan")
+    if len(terms) >= 2:
+        chi2 = float(np.sum(((np.asarray(rep_d) - d_pooled) / np.asarray(rep_e)) ** 2))
+        p_rep = float(stats.chi2.sf(chi2, len(terms) - 1))
+    return tuple(rep_d), tuple(rep_e), p_rep
+
+
+def loglog_slope(
+    t_ps: Sequence[FloatArray],
+    msds: Sequence[FloatArray],
+    covs: Sequence[FloatArray],
+    d: float,
+    intercept: float,
+) -> tuple[float, float]:
+    """GLS slope of ``ln MSD`` against ``ln t`` over the fit window, and its error.
+
+    The MSD covariance is propagated to ``ln MSD`` to first order,
+    ``Cov(ln m_i, ln m_j) = Cov(m_i, m_j) / (m_i m_j)`` with ``m`` the fitted line
+    ``6 D t + c`` (the data where the line is not positive); replicas with a
+    non-positive MSD are left out (docs/transport.md, "Not diffusive", item 4).
+
+    Parameters
+    ----------
+    t_ps : sequence of (n_r,) float
+        Per replica the fitted lags, ps (> 0).
+    msds : sequence of (n_r,) float
+        Per replica the MSD at those lags, Å^2.
+    covs : sequence of (n_r, n_r) float
+        Per replica the MSD covariance, Å^4 (:meth:`MSDVarianceModel.covariance`).
+    d : float
+        Fitted D, Å^2/ps.
+    intercept : float
+        Fitted intercept c, Å^2.
+
+    Returns
+    -------
+    slope : float
+        ``d ln MSD / d ln t`` (1 for diffusion); NaN if no replica qualifies.
+    slope_err : float
+        Its GLS standard error; NaN if no replica qualifies.
+    """
+    lterms: list[GLSTerms] = []
+    for t, m, cv in zip(t_ps, msds, covs, strict=True):
+        model = 6.0 * d * t + intercept
+        ref = np.where(model > 0, model, m)
+        if np.any(ref <= 0):
+            continue
+        xl = np.column_stack([np.log(t), np.ones(t.size)])
+        lterms.append(gls_terms(xl, np.log(np.clip(m, 1e-300, None)), cv / np.outer(ref, ref)))
+    if not lterms:
+        return float("nan"), float("nan")
+    lb, lc = sum(lterms[1:], lterms[0]).solve()
+    return float(lb[0]), float(np.sqrt(lc[0, 0]))
+
+
+def slope_verdict(slope: float, slope_err: float, settings: FitSettings) -> str:
+    """Whether a log-log MSD slope excludes diffusion (docs/transport.md, "Not diffusive").
+
+    The slope is inconsistent with diffusion (slope 1, eq 4) when its ``ci_level``
+    interval ``slope +- z err`` lies entirely outside ``1 +- slope_tolerance``.
+
+    Parameters
+    ----------
+    slope : float
+        ``d ln MSD / d ln t`` over the fit window (dimensionless).
+    slope_err : float
+        Its standard error.
+    settings : FitSettings
+        ``slope_tolerance`` and ``ci_level``.
+
+    Returns
+    -------
+    str
+        ``"sub-diffusive"`` or ``"super-diffusive"``, or ``""`` when the slope is
+        consistent with 1 or not finite.
+    """
+    z = float(stats.norm.ppf(0.5 + 0.5 * settings.ci_level))
+    band = (1.0 - settings.slope_tolerance, 1.0 + settings.slope_tolerance)
+    if np.isfinite(slope) and (slope + z * slope_err < band[0] or slope - z * slope_err > band[1]):
+        return "sub-diffusive" if slope < 1 else "super-diffusive"
+    return ""
+
+
 def fit_einstein(
     curves: Sequence[MSDCurve],
     settings: FitSettings | None = None,
@@ -353,16 +661,18 @@ def fit_einstein(
 ) -> DiffusionFit:
     """Einstein D (eq 4) from the MSD of one or more replicas, by GLS (module doc).
 
-    Fit window ``[t_start, t_max]``: ``t_max = max_lag_fraction x`` the shortest run;
-    ``t_start`` from :func:`fit_start_time` on the replica-pooled curve unless given.
-    Model ``MSD = 6 D t + c`` with the covariance of ``glassflow.analysis.dynamics.msd_covariance``
-    (eq C3 with ``V(o) = (2/3)(6 D o)^2 + kappa o``, eq C2, plus a per-lag term
-    ``eta``): D enters through the Gaussian term and is iterated; ``kappa`` and ``eta``
-    are maximum-likelihood amplitudes from the MSD data, each kept only when it
-    improves ``-2 ln L`` by more than 2. Replicas are stacked (their information
-    adds). "Not diffusive" only when the data show it: MSD below ``min_msd_A2`` at the
-    longest lag (``cage_test``), a fitted D <= 0, or a log-log slope over the window
-    outside ``1 +- slope_tolerance`` at the ``ci_level`` confidence.
+    Fit window ``[t_start, t_max]`` (:func:`fit_window`): ``t_max = max_lag_fraction x``
+    the shortest run; ``t_start`` from :func:`fit_start_time` on the replica-pooled
+    curve unless given. Model ``MSD = 6 D t + c`` with the covariance of
+    :func:`msd_variance_model` (eq C3 with ``V(o) = (2/3)(6 D o)^2 + kappa o``, eq C2,
+    plus a per-lag term ``eta``): D enters through the Gaussian term and is iterated;
+    ``kappa`` and ``eta`` are maximum-likelihood amplitudes from the MSD data
+    (:func:`variance_amplitudes`). Replicas are stacked (their information adds);
+    :func:`replica_consistency` tests them against the pooled D. "Not diffusive" only
+    when the data show it: MSD below ``min_msd_A2`` at the longest lag
+    (``cage_test``), a fitted D <= 0, or a log-log slope over the window
+    (:func:`loglog_slope`) outside ``1 +- slope_tolerance`` at the ``ci_level``
+    confidence (:func:`slope_verdict`).
     """
     with threadpool_limits(1):  # small matrices: BLAS threads would only contend
         return _fit_einstein(curves, settings, t_start_ps=t_start_ps, cage_test=cage_test)
@@ -381,12 +691,9 @@ def _fit_einstein(
     dt = curves[0].dt_ps
     if any(abs(c.dt_ps - dt) > 1e-9 * dt for c in curves):
         raise ValueError("replicas have different frame intervals; pool only equal runs")
-    t_max = s.max_lag_fraction * min(c.run_ps for c in curves)
-    t_pool, m_pool = pooled_curve(curves)
-    reach = t_pool <= t_max * (1 + 1e-9)
-    max_lag = float(t_pool[reach][-1]) if np.any(reach) else 0.0
-    msd_max = float(m_pool[reach][-1]) if np.any(reach) else float("nan")
-    base = {"n_replicas": len(curves)}
+    win = fit_window(curves, s, t_start_ps)
+    max_lag, msd_max = win.t_end_ps, win.msd_end
+    base: dict[str, Any] = {"n_replicas": len(curves)}
     if max_lag <= s.min_fit_time_ps:
         return _not_diffusive(
             f"too short: longest lag {max_lag:.4g} ps (max_lag_fraction {s.max_lag_fraction:g} "
@@ -403,129 +710,46 @@ def _fit_einstein(
             msd_max,
             **base,
         )
-    found = True
-    if t_start_ps is None:
-        t_start_ps, found = fit_start_time(t_pool[reach], m_pool[reach], s, max_lag)
-    t0 = max(float(t_start_ps), s.min_fit_time_ps)
-    window = [
-        _thinned((c.t_ps >= t0 * (1 - 1e-9)) & (c.t_ps <= max_lag * (1 + 1e-9))) for c in curves
-    ]
-    n_lags = min(int(w.sum()) for w in window)
+    t0 = win.t_start_ps
     win_txt = f"{t0:.4g}-{max_lag:.4g} ps"
-    base |= {"t_start_ps": t0, "t_end_ps": max_lag, "n_lags": n_lags}
-    if n_lags < 3:
+    grows_not = f"MSD does not grow: fitted D <= 0 over {win_txt}; longest lag {max_lag:.4g} ps"
+    base |= {"t_start_ps": t0, "t_end_ps": max_lag, "n_lags": win.n_lags}
+    if win.n_lags < 3:
         return _not_diffusive(
             f"fewer than 3 lags in the fit window {win_txt}", max_lag, msd_max, **base
         )
-    sel_pool = (t_pool >= t0 * (1 - 1e-9)) & reach
-    d = linear_slope(t_pool[sel_pool], m_pool[sel_pool]) / 6.0
+    d = linear_slope(win.pooled_t_ps, win.pooled_msd) / 6.0
     if not d > 0:
-        return _not_diffusive(
-            f"MSD does not grow: fitted D <= 0 over {win_txt}; longest lag {max_lag:.4g} ps",
-            max_lag,
-            msd_max,
-            **base,
-        )
+        return _not_diffusive(grows_not, max_lag, msd_max, **base)
     designs = [
         np.column_stack([6.0 * c.t_ps[w], np.ones(int(w.sum()))])
-        for c, w in zip(curves, window, strict=True)
+        for c, w in zip(curves, win.masks, strict=True)
     ]
-    bases = []
-    for c, w in zip(curves, window, strict=True):
-        a1, b1 = cached_covariance_basis(c.lag_frames[w], c.n_frames, dt)
-        bases.append((a1 / c.n_particles, b1 / c.n_particles))
-
-    # per-lag ("nugget") term of the covariance: vibrations at the segment ends
-    # decorrelate from one lag to the next, ~ 6 D t s^2 tau / (N S) per lag
-    nuggets = [
-        c.t_ps[w] / (c.n_particles * (c.n_frames * dt - c.t_ps[w]))
-        for c, w in zip(curves, window, strict=True)
-    ]
-    ys = [c.msd[w] for c, w in zip(curves, window, strict=True)]
-
-    def covariances(d_now: float, jump2: float, eta: float) -> list[FloatArray]:
-        return [
-            gaussian_v2(d_now) * a + 6.0 * d_now * (jump2 * b + eta * np.diag(nug))
-            for (a, b), nug in zip(bases, nuggets, strict=True)
-        ]
-
-    def gls(cv: list[FloatArray]) -> list[GLSTerms]:
-        return [gls_terms(x, y, m) for x, y, m in zip(designs, ys, cv, strict=True)]
-
-    # kappa = 6 D jump2 (eq C2) and the nugget amplitude eta by maximum likelihood of
-    # the MSD data (at the OLS D); the GLS D depends on D itself only through these
-    # ratios, so two GLS passes at fixed (jump2, eta) converge
-    m0 = float(np.interp(t0, t_pool, m_pool))
-    jump2, eta, _ = profile_variance_terms(
-        designs,
-        ys,
-        [gaussian_v2(d) * a for a, _ in bases],
-        [6.0 * d * b for _, b in bases],
-        [6.0 * d * n for n in nuggets],
-        (0.0, *(m0 * np.geomspace(1e-2, 3.0, 7))),
-        (0.0, *(m0 * dt * np.geomspace(1e-5, 1e2, 29))),
-    )
+    models = [msd_variance_model(c, w) for c, w in zip(curves, win.masks, strict=True)]
+    ys = [c.msd[w] for c, w in zip(curves, win.masks, strict=True)]
+    # the GLS D depends on D itself only through kappa/D and eta, fixed at the OLS D:
+    # two GLS passes converge
+    jump2, eta = variance_amplitudes(designs, ys, models, d, win.msd_start, dt)
     for _ in range(2):
-        terms = gls(covariances(d, jump2, eta))
+        terms = _gls(designs, ys, [m.covariance(d, jump2, eta) for m in models])
         d = float(sum(terms[1:], terms[0]).solve()[0][0])
         if not d > 0:
             break
     if not d > 0:
-        return _not_diffusive(
-            f"MSD does not grow: fitted D <= 0 over {win_txt}; longest lag {max_lag:.4g} ps",
-            max_lag,
-            msd_max,
-            **base,
-        )
-    covs = covariances(d, jump2, eta)
-    terms = gls(covs)
+        return _not_diffusive(grows_not, max_lag, msd_max, **base)
+    covs = [m.covariance(d, jump2, eta) for m in models]
+    terms = _gls(designs, ys, covs)
     base["kappa"] = 6.0 * d * jump2
     base["nugget"] = eta
-    total = sum(terms[1:], terms[0])
-    beta, cov = total.solve()
+    beta, cov = sum(terms[1:], terms[0]).solve()
     se = float(np.sqrt(cov[0, 0]))
     lo, hi = pivot_interval(float(beta[0]), se, s.ci_level)
-    # replicas alone, on the same window and covariance model
-    rep_d, rep_e = [], []
-    for t in terms:
-        b_r, c_r = t.solve()
-        rep_d.append(float(b_r[0]))
-        rep_e.append(float(np.sqrt(c_r[0, 0])))
-    p_rep = float("nan")
-    if len(curves) >= 2:
-        chi2 = float(np.sum(((np.asarray(rep_d) - beta[0]) / np.asarray(rep_e)) ** 2))
-        p_rep = float(stats.chi2.sf(chi2, len(curves) - 1))
-    # log-log slope over the window, same covariance propagated to ln MSD
-    lterms: list[GLSTerms] = []
-    for c, w, cv in zip(curves, window, covs, strict=True):
-        model = 6.0 * beta[0] * c.t_ps[w] + beta[1]
-        ref = np.where(model > 0, model, c.msd[w])
-        if np.any(ref <= 0):
-            continue
-        xl = np.column_stack([np.log(c.t_ps[w]), np.ones(int(w.sum()))])
-        lterms.append(
-            gls_terms(xl, np.log(np.clip(c.msd[w], 1e-300, None)), cv / np.outer(ref, ref))
-        )
-    slope, slope_err = float("nan"), float("nan")
-    if lterms:
-        lb, lc = sum(lterms[1:], lterms[0]).solve()
-        slope, slope_err = float(lb[0]), float(np.sqrt(lc[0, 0]))
-    fit = {
-        "D": float(beta[0]),
-        "D_err": se,
-        "D_lo": lo,
-        "D_hi": hi,
-        "intercept": float(beta[1]),
-        "loglog_slope": slope,
-        "loglog_slope_err": slope_err,
-        "replica_D": tuple(rep_d),
-        "replica_err": tuple(rep_e),
-        "replica_p_value": p_rep,
-    }
-    z = float(stats.norm.ppf(0.5 + 0.5 * s.ci_level))
-    band = (1.0 - s.slope_tolerance, 1.0 + s.slope_tolerance)
-    if np.isfinite(slope) and (slope + z * slope_err < band[0] or slope - z * slope_err > band[1]):
-        kind = "sub-diffusive" if slope < 1 else "super-diffusive"
+    rep_d, rep_e, p_rep = replica_consistency(terms, beta[0])
+    slope, slope_err = loglog_slope(
+        [c.t_ps[w] for c, w in zip(curves, win.masks, strict=True)], ys, covs, beta[0], beta[1]
+    )
+    kind = slope_verdict(slope, slope_err, s)
+    if kind:
         return _not_diffusive(
             f"{kind}: log-log MSD slope {slope:.3f} +- {slope_err:.3f} over {win_txt} is outside "
             f"1 +- slope_tolerance {s.slope_tolerance:g} at {100 * s.ci_level:g} %; "
@@ -536,7 +760,19 @@ def _fit_einstein(
             loglog_slope=slope,
             loglog_slope_err=slope_err,
         )
-    note = "" if found else f"slope ~ 1 not reached before {t0:.4g} ps; fitted {win_txt}"
+    fit = {
+        "D": float(beta[0]),
+        "D_err": se,
+        "D_lo": lo,
+        "D_hi": hi,
+        "intercept": float(beta[1]),
+        "loglog_slope": slope,
+        "loglog_slope_err": slope_err,
+        "replica_D": rep_d,
+        "replica_err": rep_e,
+        "replica_p_value": p_rep,
+    }
+    note = "" if win.start_found else f"slope ~ 1 not reached before {t0:.4g} ps; fitted {win_txt}"
     return DiffusionFit(True, note, max_lag, msd_max, **(base | fit))
 
 
