@@ -91,6 +91,7 @@ SLOW_ELSEWHERE: frozenset[str] = frozenset(
         "tests/test_structure.py::test_fourier_and_direct_routes_agree_on_liquid_like_configuration",
         "tests/test_params.py::test_wildcards_accept_every_schema_value",
         "tests/test_workflow.py::test_compare_with_dry_run",
+        "tests/test_workflow.py::test_dry_run_prl_campaign_lists_every_job",
         "tests/test_cluster.py::test_dry_run_shows_mpi_resources_modules_and_preflight",
         "tests/test_softness.py::test_end_to_end_and_degenerate",
     }
