@@ -14,7 +14,7 @@ from glassflow.analysis.dynamics.correlations import (
     vacf_fft,
 )
 from glassflow.analysis.dynamics.msd_covariance import gls_terms
-from glassflow.analysis.dynamics.tables import analyse_run, composition_summary
+from glassflow.analysis.dynamics.tables import analyse_run, composition_summary, fast_slow_table
 from glassflow.analysis.dynamics.transport import (
     A2_PS_TO_CM2_S,
     DiffusionFit,
@@ -602,6 +602,93 @@ def test_fast_slow_partition_and_coordination():
     s_atoms = np.array([[0.2, 0.0, 0.0], [5.0, 5.0, 5.0]])
     si = np.array([[9.0, 0.0, 0.0], [2.0, 0.0, 0.0], [5.0, 5.0, 7.5]])
     assert np.allclose(coordination_numbers(s_atoms, si, box, 2.8), [2, 1])
+
+
+def tetrahedron(si, directions):
+    """S at 2.1 Å from the Si at ``si`` along the tetrahedral ``directions`` (+-1 each)."""
+    return [np.asarray(si, float) + 2.1 / np.sqrt(3) * np.asarray(d, float) for d in directions]
+
+
+# tetrahedral directions with the edge between the first two S facing +x
+EDGE_PLUS_X = [(1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)]
+
+
+def test_fast_slow_table_on_a_built_glass(tmp_path):
+    """Hand-built cell (30 Å cube): 8 Na, 5 SiS4 tetrahedra, known fast and slow Na.
+
+    Na displacements over the lag (Å): fast F1 4.0, F2 3.0; four others 2.0-1.4 (far
+    away at x, y, z >= 20); slow W1 0.5, W2 0.2. At t = 0
+    F1 = (5, 5, 5), F2 = (5, 5, 10.025), W1 = (5, 12.025, 5), W2 = (5, 12.025, 13.025).
+
+    Na-Na distances: F1F2 = 5.025 (along z), W1W2 = 8.025 (along z), F1W1 = 7.025
+    (along y), F2W2 = hypot(7.025, 3) = 7.6388, F2W1 = hypot(7.025, 5.025) = 8.6372,
+    F1W2 = hypot(7.025, 8.025) = 10.6654; each lies inside one 0.05 Å bin. With
+    ``g = n / (N_a rho_b shell)`` and exact shell volumes ``4/3 pi (r_hi^3 - r_lo^3)``:
+    fast-fast (N_a = 2, rho_b = 1/V, 2 ordered pairs) g = V / shell at 5.025;
+    slow-slow likewise at 8.025; fast-slow (N_a = 2, rho_b = 2/V, one pair per
+    distance) g = V / (4 shell) at the four distances; g = 0 in every other bin.
+
+    Every Na sits 3.5 Å along x from a Si whose tetrahedron turns an edge to it: the two
+    S of that edge are at sqrt((3.5 - 1.2124)^2 + 2 x 1.2124^2) = 2.859 Å, the other two
+    at 5.015 Å (1.2124 = 2.1/sqrt(3)). Near F1 and F2: four S, each bonded to one Si
+    (non-bridging): mean Si coordination 1. Near W1, one of its two S also bridges to a
+    fifth tetrahedron (Si-S-Si angle 109.47°, that Si 4.9 Å from W1): near the slow Na
+    four S with 2 + 1 + 1 + 1 Si: mean 5/4 = 1.25. All other Na-S distances are >= 4.6
+    Å (cutoff 4 Å) and all other Si-S >= 4.0 Å (cutoff 2.8 Å).
+    """
+    f1, f2 = np.array([5.0, 5.0, 5.0]), np.array([5.0, 5.0, 10.025])
+    w1, w2 = np.array([5.0, 12.025, 5.0]), np.array([5.0, 12.025, 13.025])
+    others = np.array([[20, 20, 20], [20, 20, 26], [20, 26, 20], [26, 20, 20]], float)
+    na0 = np.vstack([f1, f2, w1, w2, others])
+    shift = np.array([4.0, 3.0, 0.5, 0.2, 2.0, 1.8, 1.6, 1.4])
+    x = np.array([3.5, 0.0, 0.0])
+    si = [f1 - x, f2 + x, w1 - x, w2 - x]
+    sulphur = tetrahedron(si[0], EDGE_PLUS_X) + tetrahedron(si[1], -np.array(EDGE_PLUS_X))
+    near_w1 = tetrahedron(si[2], EDGE_PLUS_X)
+    bridge = near_w1[0]  # the S of W1's edge that a fifth Si shares
+    si.append(bridge + 2.1 / np.sqrt(3) * np.array([-1.0, 1.0, 1.0]))
+    sulphur += near_w1 + tetrahedron(si[4], [(-1, 1, -1), (-1, -1, 1), (1, 1, 1)])
+    sulphur += tetrahedron(si[3], EDGE_PLUS_X)
+    frame0 = np.vstack([na0, np.array(si), np.array(sulphur)])
+    frame1 = frame0.copy()
+    frame1[:8, 0] += shift
+    types = np.repeat([0, 1, 2], [8, 5, len(sulphur)])
+    path = write_trajectory(
+        tmp_path / "built.gtrj",
+        ("Na", "Si", "S"),
+        types,
+        np.stack([frame0, frame1]),
+        [30.0] * 3,
+        np.array([0.0, 1.0]),
+        charges=np.array([0.6, 2.4, -1.2])[types],
+    )
+    fs = fast_slow_table(open_trajectory(path), META)
+    row = fs.iloc[0]
+    assert row["lag_ps"] == 1.0 and row["n_fast"] == 2 and row["n_slow"] == 2
+    assert row["n_S_near_fast"] == 4 and row["si_cn_S_near_fast"] == 1.0
+    assert row["n_S_near_slow"] == 4 and row["si_cn_S_near_slow"] == 1.25
+    volume, dr = 30.0**3, 0.05
+
+    def shell(r):
+        lo = np.floor(r / dr) * dr
+        return 4 / 3 * np.pi * ((lo + dr) ** 3 - lo**3)
+
+    expected = {
+        "fast-fast": {5.025: volume / shell(5.025)},
+        "slow-slow": {8.025: volume / shell(8.025)},
+        "fast-slow": {r: volume / (4 * shell(r)) for r in (7.025, 7.6388, 8.6372, 10.6654)},
+    }
+    for pair, peaks in expected.items():
+        g = fs[fs["pair"] == pair]
+        r_peak = g["r_A"].to_numpy()[g["g_r"].to_numpy() > 0]
+        centres = [(np.floor(r / dr) + 0.5) * dr for r in peaks]
+        np.testing.assert_allclose(r_peak, sorted(centres), atol=1e-9)
+        np.testing.assert_allclose(
+            g["g_r"].to_numpy()[g["g_r"].to_numpy() > 0],
+            [peaks[r] for r in sorted(peaks)],
+            rtol=1e-12,
+        )
+        assert g["r_A"].max() < 15.0  # up to half the box
 
 
 def test_fast_slow_table_and_composition_pooling(tmp_path):
