@@ -80,33 +80,6 @@ def lmp() -> str:
     return require_lmp()
 
 
-#: Tests of more than about 5 s whose files do not mark them ``slow`` yet (measured in
-#: ``make test-fast``): marked here so that the edit loop leaves them out. A file's own
-#: ``@pytest.mark.slow`` makes its entry redundant; delete the entry then.
-SLOW_ELSEWHERE: frozenset[str] = frozenset(
-    {
-        "tests/test_dynamics_lammps.py",  # the whole module: its fixture runs LAMMPS (~55 s)
-        "tests/test_transport_calibration.py::test_haven_and_sigma_interval_coverage",
-        "tests/test_transport_calibration.py::test_interval_coverage",
-        "tests/test_structure.py::test_fourier_and_direct_routes_agree_on_liquid_like_configuration",
-        "tests/test_params.py::test_wildcards_accept_every_schema_value",
-        "tests/test_workflow.py::test_compare_with_dry_run",
-        "tests/test_workflow.py::test_dry_run_prl_campaign_lists_every_job",
-        "tests/test_cluster.py::test_dry_run_shows_mpi_resources_modules_and_preflight",
-        "tests/test_softness.py::test_end_to_end_and_degenerate",
-    }
-)
-
-
-@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests of :data:`SLOW_ELSEWHERE` slow (a module entry: all its tests)."""
-    for item in items:
-        test = item.nodeid.split("[", 1)[0]  # all parameters of a parametrized test
-        if test in SLOW_ELSEWHERE or test.split("::", 1)[0] in SLOW_ELSEWHERE:
-            item.add_marker(pytest.mark.slow)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[Any]

@@ -460,6 +460,7 @@ def test_templates_print_the_progress_columns(tiny_config):
 # the workflow: resources, envmodules and the preflight in the DAG ----------------------------
 
 
+@pytest.mark.slow
 def test_dry_run_shows_mpi_resources_modules_and_preflight(tmp_path, tiny_config):
     tiny_config["engine"].update(
         launcher="srun", mpi_ranks=2, modules=["lammps/2025-kokkos"], threads=1

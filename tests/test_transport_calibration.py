@@ -64,6 +64,7 @@ def coverage(positions: np.ndarray, settings: DynamicsSettings) -> tuple[float, 
     return hits / n, not_diffusive, float(np.mean(rel))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("process", [random_walks, caged_hoppers])
 def test_interval_coverage(process) -> None:
     """Default fit settings (n_fit_lags 100, max_lag_fraction 0.5) from 0.5 ps."""
@@ -90,6 +91,7 @@ KB_J_K = 1.380649e-23  # Boltzmann constant, J/K
 Z_NA, Z_S, VOLUME_A3, T_K = 0.6, -1.2, 20000.0, 1000.0
 
 
+@pytest.mark.slow
 def test_haven_and_sigma_interval_coverage() -> None:
     """Rigid Na-S pairs (z+ = 0.6, z- = -1.2; both ions move by the pair's random walk
     with D_TRUE): the charge displacement is (z+ + z-) sum_p d_p, so

@@ -44,6 +44,7 @@ def job_counts(out: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_dry_run_prl_campaign_lists_every_job(tmp_path):
     cfg = ROOT / "config/campaigns/micoulaut2025_ns9_flexibility.yaml"
     t0 = time.perf_counter()
@@ -108,6 +109,7 @@ def compare_config(tmp_path: Path, *dirs: str) -> Path:
     return cfg
 
 
+@pytest.mark.slow
 def test_compare_with_dry_run(tmp_path):
     """compare_with: a campaign not run yet fails before any job, naming the key; a
     finished one adds the comparison jobs (that only they run: the end-to-end test)."""
