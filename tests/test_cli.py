@@ -170,6 +170,28 @@ def test_status_with_configfile_counts_runs_not_on_disk(tmp_path, monkeypatch, c
     assert len(discover_runs(tmp_path / "results/camp")) == 4  # without the config
 
 
+def test_status_with_configfile_reads_a_results_dir_it_cannot_write(tmp_path, monkeypatch, capsys):
+    """`status` only reads: a read-only results_dir (a finished campaign on a read-only
+    mount, another user's results) must not stop it. Root ignores permission bits, so the
+    write probe of the config check is made to report a read-only file system."""
+    from glassflow.config import checks
+    from glassflow.config.grid import build_campaign
+    from glassflow.config.schema import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    _fake_campaign(tmp_path / "results/camp")
+    cfg = yaml.safe_load((ROOT / "tests/data/tiny.yaml").read_text())
+    cfg.update(campaign="camp", temperatures_K=[1600, 2000])
+    (tmp_path / "camp.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(checks, "_write_problem", lambda directory: "Read-only file system")
+    with pytest.raises(ConfigError, match="not writable"):  # the probe is the one in use
+        build_campaign(cfg, SCHEMA, ROOT)
+    assert main(["status", "--configfile", "camp.yaml", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["n_runs"] == 8
+    assert doc["counts"] == {"done": 1, "running": 1, "failed": 1, "stalled": 0, "pending": 5}
+
+
 def test_status_bad_directory_is_a_clear_error(tmp_path, capsys):
     assert main(["status", str(tmp_path)]) == 2
     assert "holds no campaign" in capsys.readouterr().err

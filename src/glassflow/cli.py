@@ -19,11 +19,14 @@ import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from glassflow import __version__
+
+if TYPE_CHECKING:
+    from glassflow.config.grid import Campaign
 
 SCHEMA_REL = Path("workflow/schemas/config.schema.yaml")
 PRESETS = {
@@ -207,7 +210,28 @@ def campaign_dirs(path: Path) -> list[Path]:
     return found
 
 
-def _campaign_from_config(configfile: str, schema_file: Path):
+def _campaign_from_config(configfile: str, schema_file: Path) -> Campaign:
+    """The campaign of ``configfile``, for reading its results (nothing is written).
+
+    Parameters
+    ----------
+    configfile
+        The ``--configfile`` path.
+    schema_file
+        The config schema.
+
+    Returns
+    -------
+    Campaign
+        Built from the first checkout root (working directory first) the config's paths
+        resolve in. ``results_dir`` need not be writable: ``status`` reads finished or
+        other users' results, read-only mounts included.
+
+    Raises
+    ------
+    CliError
+        The file is missing or the config is invalid under every root.
+    """
     from glassflow.config.grid import build_campaign
     from glassflow.config.schema import ConfigError
 
@@ -218,7 +242,7 @@ def _campaign_from_config(configfile: str, schema_file: Path):
     errors = []
     for root in checkout_roots()[::-1]:  # cwd first: config paths are relative to it
         try:
-            return build_campaign(cfg, schema_file, root=root)
+            return build_campaign(cfg, schema_file, root=root, check_writable=False)
         except ConfigError as err:
             errors.append(str(err))
     raise CliError(f"--configfile {p}: {errors[0]}")
