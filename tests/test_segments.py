@@ -64,20 +64,33 @@ def plan(**kw) -> SegmentPlan:
 
 def test_converged_when_every_species_reaches_the_target():
     d = stop_decision(150.0, {"Na": 0.08, "Si": 0.5}, plan())
-    assert d.stop and d.reason == "converged: rel. error of D_Na 0.08 <= 0.10"
+    assert d.stop and d.reason == "converged: rel. error of D_Na 0.08 <= 0.1"
     both = plan(converge_species=("Na", "Si"))
     assert not stop_decision(150.0, {"Na": 0.08, "Si": 0.12}, both).stop
     d = stop_decision(150.0, {"Na": 0.08, "Si": 0.099}, both)
-    assert d.stop and d.reason == "converged: rel. error of D_Na 0.08, D_Si 0.10 <= 0.10"
+    assert d.stop and d.reason == "converged: rel. error of D_Na 0.08, D_Si 0.10 <= 0.1"
     assert stop_decision(150.0, {"Na": 0.10}, plan()).stop  # at the target counts
 
 
 def test_not_converged_goes_on_and_says_why():
     d = stop_decision(150.0, {"Na": 0.14}, plan())
-    assert not d.stop and "D_Na 0.14" in d.reason and "0.10" in d.reason
+    assert not d.stop and "D_Na 0.14" in d.reason and "target 0.1" in d.reason
     d = stop_decision(150.0, {"Na": None}, plan())  # not diffusive: no D to converge
     assert not d.stop and "D_Na not diffusive" in d.reason
     assert not stop_decision(150.0, {}, plan()).stop  # species without a record
+
+
+def test_reasons_show_a_target_below_one_percent():
+    """Target 0.1 %: the reasons say 0.001, not a rounded 0.00."""
+    strict = plan(target_rel_error=0.001)
+    for total_ps, rel, head, tail in [
+        (150.0, 0.005, "not converged", "; target 0.001"),
+        (400.0, 0.005, MAX_REACHED, "; target 0.001)"),
+        (150.0, 0.0005, "converged", " <= 0.001"),
+    ]:
+        d = stop_decision(total_ps, {"Na": rel}, strict)
+        assert "0.001" in d.reason, d.reason
+        assert d.reason.startswith(head) and d.reason.endswith(tail), d.reason
 
 
 def test_max_reached_stops_unconverged_runs():

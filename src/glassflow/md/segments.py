@@ -212,7 +212,7 @@ def stop_decision(
     1. shorter than ``production_ps``: go on (``production_ps`` always runs);
     2. no target: stop, ``fixed length``;
     3. every species of ``converge_species`` has ``rel_error <= target``: stop,
-       ``converged: rel. error of D_Na 0.08 <= 0.10``;
+       ``converged: rel. error of D_Na 0.08 <= 0.1``;
     4. ``total_ps >= max_production_ps``: stop, ``max_production_ps reached (...)``;
     5. otherwise go on, saying which species is not converged.
     """
@@ -225,10 +225,10 @@ def stop_decision(
     values = [rel_errors.get(el) for el in species]
     text = _rel_text(rel_errors, species)
     if all(r is not None and r <= target for r in values):
-        return StopDecision(True, f"{CONVERGED}: rel. error of {text} <= {target:.2f}")
+        return StopDecision(True, f"{CONVERGED}: rel. error of {text} <= {target:g}")
     if total_ps >= plan.max_production_ps * (1 - _PS_TOL):
-        return StopDecision(True, f"{MAX_REACHED} ({text}; target {target:.2f})")
-    return StopDecision(False, f"not converged: rel. error of {text}; target {target:.2f}")
+        return StopDecision(True, f"{MAX_REACHED} ({text}; target {target:g})")
+    return StopDecision(False, f"not converged: rel. error of {text}; target {target:g}")
 
 
 # --------------------------------------------------------------------------------------
