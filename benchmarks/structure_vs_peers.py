@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k-max", type=float, default=8.0)
     ap.add_argument("--dk", type=float, default=0.1)
     ap.add_argument("--blocks", type=int, default=8, help="frame blocks for the S(k) error")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "measured")
     args = ap.parse_args(argv)
     ver = {p: version(p) for p in ("glassflow", "MDAnalysis", "freud-analysis", "numpy", "scipy")}
     print("versions:", ver)

