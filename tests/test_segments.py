@@ -109,6 +109,17 @@ def test_production_ps_always_runs_and_no_target_means_fixed_length():
     assert stop_decision(100.0, {}, fixed).reason == FIXED_LENGTH
 
 
+def test_import_leaves_the_analysis_unloaded():
+    """`glassflow status` imports this module for the plan and the stop rule: the analysis
+    (scipy.stats, scipy.fft, about 1 s) loads only where D is computed."""
+    code = (
+        "import sys, glassflow.md.segments; "
+        "print(sorted(m for m in sys.modules if m.startswith(('scipy', 'glassflow.analysis'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_relative_error_needs_a_positive_finite_d():
     assert relative_error(2.0, 0.1) == pytest.approx(0.05)
     for d, e in ((None, 0.1), (2.0, None), (-1.0, 0.1), (0.0, 0.1), (2.0, math.nan)):

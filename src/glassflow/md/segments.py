@@ -24,19 +24,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from glassflow.analysis.dynamics.correlations import (
-    DynamicsSettings,
-    analysis_lags,
-    displacement_moment_sums,
-    frame_interval_ps,
-)
-from glassflow.analysis.dynamics.transport import DiffusionFit, MSDCurve, fit_einstein
 from glassflow.io.trajectory import Trajectory, TrajectoryError
+
+if TYPE_CHECKING:
+    # the analysis (scipy.stats, scipy.fft: about 1 s) is imported where D is computed, so
+    # that the plan, the stop rule and the records load without it (`glassflow status`)
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings
+    from glassflow.analysis.dynamics.transport import DiffusionFit, MSDCurve
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -265,6 +264,13 @@ def species_msd_curve(
     (:func:`glassflow.analysis.dynamics.correlations.analysis_lags`), so the fit below is
     the analysis' fit.
     """
+    from glassflow.analysis.dynamics.correlations import (
+        analysis_lags,
+        displacement_moment_sums,
+        frame_interval_ps,
+    )
+    from glassflow.analysis.dynamics.transport import MSDCurve
+
     if not trajectories:
         raise ValueError("species_msd_curve needs at least one trajectory")
     _check_same_system(trajectories)
@@ -291,6 +297,9 @@ def species_diffusion(
     A thin wrapper: the MSD of :func:`species_msd_curve`, then
     :func:`glassflow.analysis.dynamics.transport.fit_einstein` with the analysis' fit settings.
     """
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings
+    from glassflow.analysis.dynamics.transport import fit_einstein
+
     s = settings or DynamicsSettings()
     return fit_einstein([species_msd_curve(trajectories, species, s)], s.fit_settings())
 
