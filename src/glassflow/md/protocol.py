@@ -455,6 +455,8 @@ def _run_segment_locked(
     part = Path(str(trajectory_out) + ".part")
     state, reason, finished = _previous_attempt(workdir, key, end_files)
     t0 = time.perf_counter()
+    # wall time of the earlier attempts at this run (a killed one: up to its log's last write)
+    earlier_wall = 0.0 if state is None else attempts_wall_s(workdir, state)
     resumed_from = None
     n = None
     if state is not None and finished:
@@ -473,6 +475,7 @@ def _run_segment_locked(
         if resumed_from is None:
             state, reason = None, "no restart file could be resumed (see above)"
     if state is None:
+        earlier_wall = 0.0  # a new run: the files of earlier attempts are removed
         if reason == "no earlier attempt":
             note(stdout_log, f"new run in {workdir}: " + _describe(key))
         else:
@@ -506,10 +509,9 @@ def _run_segment_locked(
             lock=lock,
         )
         state["pieces"][-1]["wall_s"] = time.perf_counter() - t_run
-    wall = time.perf_counter() - t0
     if n is None:
         n = _convert(workdir, state["pieces"], segment, context, protocol, part)
-    total_wall = attempts_wall_s(workdir, state) + (time.perf_counter() - t0 if finished else 0.0)
+    wall = time.perf_counter() - t0
     os.replace(part, trajectory_out)
     if keep:
         os.replace(workdir / END_RESTART, end_restart_out)
@@ -518,7 +520,7 @@ def _run_segment_locked(
         for p in workdir.glob(pattern):
             p.unlink()
     return {
-        "wall_time_s": total_wall,
+        "wall_time_s": earlier_wall + wall,
         "wall_time_s_last_attempt": wall,
         "n_attempts": _attempts(state) + (1 if finished else 0),
         "lammps_version": lammps_version(workdir / "log.lammps"),
