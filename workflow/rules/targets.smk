@@ -46,4 +46,3 @@ def all_targets():
         *expand(f"{TABLES}/{{table}}.html", table=REPORT_TABLES),
         *comparison_targets(),
     ]
-
