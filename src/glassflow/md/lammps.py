@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from glassflow.md.potential import Potential, pair_coeff_lines
+from glassflow.md.potential import Potential, pair_block, pair_coeff_lines
 from glassflow.md.processes import process_start_ticks, run_supervised
 from glassflow.safety import check_command, describe_char, lammps_comment, lammps_word
 
@@ -288,14 +288,26 @@ def force_field_context(
     engine_cfg: Mapping[str, Any],
     protocol: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Template variables shared by all inputs (common.lmp.j2)."""
-    return {
+    """Template variables shared by all inputs (common.lmp.j2, pair.lmp.j2).
+
+    A plain Buckingham potential gives exactly the keys it always gave (so the rule
+    params, and the inputs, of existing campaigns do not change). Any other form adds
+
+    - ``pair_style_line``, ``pair_description``: the arguments of ``pair_style`` and what
+      they are (:func:`glassflow.md.potential.pair_block`); ``pair_coeffs`` then holds
+      that block's lines, and a resumed run writes them again after ``read_restart``;
+    - ``use_kspace``: False when the pair style has no coul/long part (no kspace_style);
+    - ``zero_charges``: True when the pair style uses no charges (all set to 0);
+    - ``force_field_files``: absolute path -> SHA-256 of the table and model files, so
+      that editing one reruns the MD.
+    """
+    context = {
         "species": list(species),
         "masses": {el: potential.masses[el] for el in species},
         "charges": {el: float(charges[el]) for el in species},
         "potential_name": potential.name,
         "citation": potential.citation,
-        "pair_coeffs": pair_coeff_lines(potential, tuple(species)),
+        "pair_coeffs": [],
         "cutoff_A": float(engine_cfg["cutoff_A"]),
         "kspace_style": engine_cfg["kspace_style"],
         "kspace_accuracy": float(engine_cfg["kspace_accuracy"]),
@@ -303,6 +315,19 @@ def force_field_context(
         "timestep_fs": float(protocol["timestep_fs"]),
         "thermo_steps": round(protocol["thermo_interval_fs"] / protocol["timestep_fs"]),
     }
+    if potential.is_buckingham_table:
+        context["pair_coeffs"] = pair_coeff_lines(potential, tuple(species))
+        return context
+    block = pair_block(potential, tuple(species), context["cutoff_A"])
+    context.update(
+        pair_coeffs=list(block.coeff_lines),
+        pair_style_line=block.style_line,
+        pair_description=block.description,
+        use_kspace=potential.uses_kspace,
+        zero_charges=not potential.uses_charges,
+        force_field_files=dict(potential.files),
+    )
+    return context
 
 
 def quench_stages(protocol: Mapping[str, Any]) -> list[dict[str, Any]]:
