@@ -9,12 +9,18 @@ cluster node), parses the help text and checks
 - the styles the inputs use with the accelerator's suffix: ``buck/coul/long/<sfx>``
   and ``<kspace_style>/<sfx>`` (``ewald`` has no GPU or KOKKOS variant: the plain
   style is required there, and kokkos + ewald is refused by the config check);
+- given the potential, the pair styles its form writes
+  (:func:`glassflow.md.potential.required_pair_styles`): the Coulomb-carrying style
+  (``born/coul/long``, ``coul/long`` ...) with the suffix, and ``hybrid/overlay``,
+  ``table``, ``morse``, ``lj/cut`` or a pass-through style (``mliap``, ``pace`` ...)
+  and its hybrid sub-styles as named; a pass-through style without ``kspace`` needs
+  neither KSPACE nor a kspace style;
 - the launcher (``srun``/``mpiexec``) is on PATH.
 
 A missing piece stops the campaign with a message naming the config key
-(``engine.command``, ``engine.accelerator``, ``engine.kspace_style`` or
-``engine.launcher``) and what is missing. The help text is cached per executable
-(path, size, mtime) and environment (loaded modules, conda prefix).
+(``engine.command``, ``engine.accelerator``, ``engine.kspace_style``,
+``engine.launcher`` or ``system.potential``) and what is missing. The help text is
+cached per executable (path, size, mtime) and environment (loaded modules, conda prefix).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from glassflow.md.lammps import (
     lammps_environment,
     resolve_executable,
 )
+from glassflow.md.potential import PairStyles, Potential, required_pair_styles
 
 #: The LAMMPS package of pair buck/coul/long and kspace ewald/pppm.
 BASE_PACKAGE = "KSPACE"
@@ -104,29 +111,66 @@ def parse_help(text: str) -> LammpsBuild:
     )
 
 
-def required_styles(engine: Engine, kspace_style: str) -> dict[str, str]:
+#: The styles of the shipped form (plain Buckingham + Coulomb).
+BUCKINGHAM_STYLES = PairStyles(PAIR_STYLE, (), f"pair_style {PAIR_STYLE} <engine.cutoff_A>", True)
+
+
+def required_styles(
+    engine: Engine, kspace_style: str, pair_styles: PairStyles = BUCKINGHAM_STYLES
+) -> dict[str, str]:
     """Styles the rendered inputs use with the accelerator's ``-sf`` suffix.
 
-    Returns ``{"pair": ..., "kspace": ...}``. kokkos on host threads (gpus 0) uses
-    the ``kk`` styles too; ``ewald`` with gpu/kokkos stays plain (no variant exists).
+    Returns ``{"pair": ..., "kspace": ...}``: the Coulomb-carrying pair style of
+    ``pair_styles`` (``buck/coul/long`` by default) with the suffix, or a pass-through
+    style as named; no "kspace" when the potential needs none. kokkos on host threads
+    (gpus 0) uses the ``kk`` styles too; ``ewald`` with gpu/kokkos stays plain (no
+    variant exists).
     """
     sfx = ACCELERATOR_SUFFIX[engine.accelerator]
-    pair = f"{PAIR_STYLE}/{sfx}" if sfx else PAIR_STYLE
-    no_variant = kspace_style in KSPACE_WITHOUT_VARIANT.get(engine.accelerator, ())
-    kspace = f"{kspace_style}/{sfx}" if sfx and not no_variant else kspace_style
-    return {"pair": pair, "kspace": kspace}
+    out: dict[str, str] = {}
+    if pair_styles.accelerated is None:
+        out["pair"] = pair_styles.plain[0]
+    else:
+        out["pair"] = f"{pair_styles.accelerated}/{sfx}" if sfx else pair_styles.accelerated
+    if pair_styles.kspace:
+        no_variant = kspace_style in KSPACE_WITHOUT_VARIANT.get(engine.accelerator, ())
+        out["kspace"] = f"{kspace_style}/{sfx}" if sfx and not no_variant else kspace_style
+    return out
+
+
+def potential_style_problems(
+    build: LammpsBuild, pair_styles: PairStyles, command: str, source: str
+) -> list[str]:
+    """``system.potential``: every plain style of ``pair_styles`` that ``build`` lacks,
+    named with the LAMMPS command of the potential that asks for it."""
+    have = build.styles.get("pair", frozenset())
+    return [
+        f"system.potential: {command} has no pair style {style}, which {source} asks for "
+        f"with the LAMMPS command '{pair_styles.command}'"
+        for style in pair_styles.plain
+        if style not in have
+    ]
 
 
 def build_problems(
-    build: LammpsBuild, engine: Engine, kspace_style: str, command: str
+    build: LammpsBuild,
+    engine: Engine,
+    kspace_style: str,
+    command: str,
+    potential: Potential | None = None,
 ) -> list[str]:
-    """Why ``build`` cannot run the campaign, one message per problem naming its key."""
+    """Why ``build`` cannot run the campaign, one message per problem naming its key.
+
+    Without ``potential`` the shipped Buckingham + Coulomb form is assumed.
+    """
     out: list[str] = []
     installed = ", ".join(sorted(build.packages)) or "none found"
-    if BASE_PACKAGE not in build.packages:
+    styles = BUCKINGHAM_STYLES if potential is None else required_pair_styles(potential)
+    if styles.kspace and BASE_PACKAGE not in build.packages:
         out.append(
             f"engine.command: {command} lacks the LAMMPS package {BASE_PACKAGE} (pair "
-            f"{PAIR_STYLE} and kspace {kspace_style}); installed packages: {installed}"
+            f"{styles.accelerated or styles.plain[0]} and kspace {kspace_style}); installed "
+            f"packages: {installed}"
         )
     package = ACCELERATOR_PACKAGE[engine.accelerator]
     if package is not None and package not in build.packages:
@@ -136,7 +180,9 @@ def build_problems(
             "built with it (engine.command, engine.modules or engine.conda_env) or another "
             "accelerator"
         )
-    wanted = required_styles(engine, kspace_style)
+    wanted = required_styles(engine, kspace_style, styles)
+    if styles.accelerated is None:
+        del wanted["pair"]  # a pass-through style: checked as named below
     # a plain style missing is the build's fault, a suffixed one the accelerator's
     pair_key = "engine.accelerator" if engine.accelerator != "none" else "engine.command"
     keys = {"pair": pair_key, "kspace": "engine.kspace_style"}
@@ -147,6 +193,9 @@ def build_problems(
                 f"{keys[kind]}: {command} has no {kind} style {style} (needed for "
                 f"accelerator {engine.accelerator}, kspace_style {kspace_style})"
             )
+    if potential is not None:
+        source = f"the potential file {potential.source or potential.name}"
+        out += potential_style_problems(build, styles, command, source)
     return out
 
 
@@ -213,21 +262,36 @@ def lammps_help(command: list[str], cache_dir: Path | None = None, timeout: floa
     return text
 
 
-def preflight(engine: Engine, kspace_style: str, cache_dir: Path | None = None) -> dict[str, Any]:
+def preflight(
+    engine: Engine,
+    kspace_style: str,
+    cache_dir: Path | None = None,
+    potential: Potential | None = None,
+) -> dict[str, Any]:
     """Check the LAMMPS of ``engine`` for this campaign; a report, or PreflightError.
 
-    The error lists every problem found, each naming its config key.
+    With ``potential`` (the campaign's, :func:`glassflow.md.potential.load_potential`)
+    its pair styles are checked too; without it the shipped Buckingham + Coulomb form
+    is assumed. The error lists every problem found, each naming its config key.
     """
     problems = launcher_problems(engine)
     text = lammps_help(list(engine.command), cache_dir)
     build = parse_help(text)
     exe = resolve_executable(engine.command[0])
-    problems += build_problems(build, engine, kspace_style, exe)
+    problems += build_problems(build, engine, kspace_style, exe, potential)
     if problems:
         raise PreflightError(
             "LAMMPS preflight failed, no MD job was started:\n  " + "\n  ".join(problems)
         )
+    styles = BUCKINGHAM_STYLES if potential is None else required_pair_styles(potential)
+    extra: dict[str, Any] = {}
+    if potential is not None:
+        extra["potential_pair_styles"] = {
+            "command": styles.command,
+            "styles": list(styles.plain),
+        }
     return {
+        **extra,
         "command": list(engine.command),
         "executable": exe,
         "lammps_version": build.version,
@@ -235,7 +299,7 @@ def preflight(engine: Engine, kspace_style: str, cache_dir: Path | None = None) 
         "launcher": engine.launcher,
         "kspace_style": kspace_style,
         "packages": sorted(build.packages),
-        "styles_checked": required_styles(engine, kspace_style),
+        "styles_checked": required_styles(engine, kspace_style, styles),
         "modules": list(engine.modules),
         "loaded_modules": os.environ.get("LOADEDMODULES", ""),
         "conda_prefix": os.environ.get("CONDA_PREFIX", ""),
