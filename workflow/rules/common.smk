@@ -4,6 +4,7 @@ import json
 import math
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
@@ -11,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from glassflow.config.schema import ConfigError, load_schema
 from glassflow.config.grid import build_campaign, replica_label
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
+from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
 from glassflow.analysis.runs import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
 from glassflow.config.rule_params import (
@@ -52,6 +54,10 @@ MD_MODULES = list(ENGINE.modules)
 # of the preflight reruns no MD job). Params: what the check depends on.
 PREFLIGHT = f"{R}/preflight/lammps.json"
 PREFLIGHT_SETTINGS = canonical(preflight_settings(CFG["engine"]))
+if not CAMPAIGN.potential.is_buckingham_table:  # its pair styles rerun the preflight
+    PREFLIGHT_SETTINGS["pair_styles"] = canonical(
+        asdict(required_pair_styles(CAMPAIGN.potential))
+    )
 # the MD jobs' GPU request (one task), so that it runs on the same kind of node
 PREFLIGHT_RESOURCES = {
     k: v for k, v in MD_RESOURCES.items() if k in ("gpu", "gpu_model", "tasks_per_gpu")

@@ -95,7 +95,8 @@ def softness_of_run(
     from glassflow.md.potential import load_potential
 
     s = SoftnessSettings.from_dict(settings)
-    buck = load_potential(potential_file).pairs if (s.energy and potential_file) else None
+    pot = load_potential(potential_file) if (s.energy and potential_file) else None
+    buck = pot.pairs if pot is not None and pot.is_buckingham_table else None
     samples = collect_samples(
         traj.positions,
         traj.times_ps,

@@ -189,7 +189,25 @@ def _floats(value: Any) -> Any:
 
 def potential_settings(potential: Potential, species: Sequence[str]) -> dict[str, Any]:
     """What an analysis uses of a potential: name, charges, masses and Buckingham pairs
-    of ``species`` (docs/physics.md §2, eq 1), not the file's path or comments."""
+    of ``species`` (docs/physics.md §2, eq 1), not the file's path or comments.
+
+    A file of another form has no Buckingham pairs (the softness pair energies are then
+    left out); its pair lines and file checksums stand for its parameters instead.
+    """
+    if not potential.is_buckingham_table:
+        from glassflow.md.potential import pair_block
+
+        block = pair_block(potential, tuple(species), 0.0)
+        return canonical(
+            {
+                "name": potential.name,
+                "charges": {el: float(potential.charges[el]) for el in species},
+                "masses": {el: float(potential.masses[el]) for el in species},
+                "form": potential.style,
+                "pair_lines": [block.style_line, *block.coeff_lines],
+                "files": potential.files,
+            }
+        )
     pairs = {}
     for i, a in enumerate(species):
         for b in species[i:]:
