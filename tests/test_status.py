@@ -25,13 +25,13 @@ from glassflow.campaign.status import (
     eta_seconds,
     final_error_line,
     format_status,
-    process_alive,
     production_clock_in_log,
     production_dir,
     segment_log,
     writer_of,
 )
 from glassflow.cli import main
+from glassflow.md.processes import process_alive
 
 HOUR = 3600.0
 COMP = "x0.50_m2.00"

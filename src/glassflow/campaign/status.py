@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import re
 import time
@@ -61,6 +60,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from glassflow.md.processes import process_alive
+from glassflow.md.run_lock import LOCK_NAME
 
 STATES = ("done", "running", "failed", "stalled", "pending")
 #: the campaign's state is the first of these that any run is in: failed outranks running
@@ -75,7 +77,6 @@ ERROR_RE = re.compile(
 #: ``run_lammps`` writes this before every LAMMPS it starts: a later one means the job
 #: went on after an error (e.g. an unreadable restart file, then an older one)
 LAUNCH_PREFIX = "$ "
-LOCK_NAME = "writer.lock"
 FS_PER_NS = 1.0e6
 FS_PER_PS = 1.0e3
 PS_PER_NS = 1.0e3
@@ -623,29 +624,6 @@ def _number(value: Any) -> float | None:
 
 
 # who writes a directory -------------------------------------------------------------------
-def process_alive(pid: int, start_ticks: int | None = None) -> bool:
-    """True while process ``pid`` of this host exists (a zombie counts as gone).
-
-    With ``start_ticks`` (``/proc/<pid>/stat`` field 22), a recycled pid is gone too.
-    """
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    fields = text[text.rfind(")") + 2 :].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return False
-    return start_ticks is None or len(fields) < 20 or int(fields[19]) == start_ticks
-
-
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
