@@ -205,6 +205,15 @@ do_stop() {
   stop_pid "$D/slurmd.pid"
   stop_pid "$D/slurmctld.pid"
   stop_pid "$D/munged.pid"
+  # A slurm.conf without a running controller makes every later Snakemake run wait about
+  # 9 s for `scontrol` (the Slurm plugin asks it): remove the files this script wrote
+  # (start writes them again).
+  local f
+  for f in slurm.conf gres.conf; do
+    if [ -e "$CONF_DIR/$f" ] && grep -qF "$MARK" "$CONF_DIR/$f"; then
+      rm -f "$CONF_DIR/$f" && echo "removed $CONF_DIR/$f"
+    fi
+  done
 }
 
 case "${1:-}" in
