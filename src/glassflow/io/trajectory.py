@@ -136,6 +136,10 @@ class TrajectoryWriter:
             rec["crc32"][i] = _crc(rec[i], self.header.has_velocities)
         self._fh.write(rec.tobytes())
 
+    def flush(self) -> None:
+        """Hand the frames written so far to the operating system (a reader sees them)."""
+        self._fh.flush()
+
     def close(self) -> None:
         self._fh.flush()
         os.fsync(self._fh.fileno())
