@@ -23,7 +23,7 @@ help:
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[workflow,test]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[workflow,test,mlip]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -37,7 +37,12 @@ except ConfigError as err:
 CFG = CAMPAIGN.config
 R = str(CAMPAIGN.results)  # results/<campaign>
 ENGINE = Engine.from_config(CFG["engine"])
-MD_ENV = f"../../envs/{CFG['engine']['conda_env']}.yaml"
+ENGINE_KIND = CFG["engine"]["kind"]  # lammps, or ase (a machine-learned calculator)
+MD_ENV = (
+    "../../envs/mlip.yaml"
+    if ENGINE_KIND == "ase"
+    else f"../../envs/{CFG['engine']['conda_env']}.yaml"
+)
 ANALYSIS_ENV = "../../envs/analysis.yaml"
 # The envs' post-deploy scripts (envs/*.post-deploy.sh) put this checkout's src/ on
 # the new env's path; Snakemake runs them from the working directory, so they find
@@ -52,9 +57,13 @@ MD_RESOURCES = slurm_resources(ENGINE)
 MD_MODULES = list(ENGINE.modules)
 # Every MD job waits for the preflight (its output is an ancient() input: a rerun
 # of the preflight reruns no MD job). Params: what the check depends on.
-PREFLIGHT = f"{R}/preflight/lammps.json"
-PREFLIGHT_SETTINGS = canonical(preflight_settings(CFG["engine"]))
-if not CAMPAIGN.potential.is_buckingham_table:  # its pair styles rerun the preflight
+PREFLIGHT = f"{R}/preflight/{ENGINE_KIND}.json"
+PREFLIGHT_SETTINGS = (
+    canonical({"kind": "ase", "ase": CFG["engine"].get("ase", {})})
+    if ENGINE_KIND == "ase"
+    else canonical(preflight_settings(CFG["engine"]))
+)
+if ENGINE_KIND == "lammps" and not CAMPAIGN.potential.is_buckingham_table:
     PREFLIGHT_SETTINGS["pair_styles"] = canonical(
         asdict(required_pair_styles(CAMPAIGN.potential))
     )

@@ -5,11 +5,12 @@
 
 
 rule preflight:
-    """`<engine.command> -h` in the MD environment: packages and styles present?"""
+    """LAMMPS: `<engine.command> -h` in the MD environment, packages and styles present?
+    ASE: the calculator loads its shipped weights and gives a finite energy."""
     output:
         report=PREFLIGHT,
     log:
-        f"{LOGS}/preflight/lammps.log",
+        f"{LOGS}/preflight/{ENGINE_KIND}.log",
     conda:
         MD_ENV
     envmodules:

@@ -291,6 +291,13 @@ def build_campaign(
     _checked(check_command, cfg["engine"]["command"], "engine.command")
     if problems := engine_problems(cfg["engine"]):
         raise ConfigError("\n".join(problems))
+    if cfg["engine"]["kind"] == "ase":
+        from glassflow.md.engines.ase import AseSettings
+
+        try:
+            AseSettings.from_config(cfg["engine"].get("ase"), cfg["engine"]["threads"])
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
     pot_path = root / sysc["potential_dir"] / f"{sysc['potential']}.yaml"
     try:
         potential = load_potential(pot_path)

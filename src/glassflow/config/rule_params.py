@@ -128,8 +128,17 @@ def _pick(section: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
 
 
 def engine_physics(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine keys that change what LAMMPS computes (cutoff, kspace, skin)."""
-    return canonical(_pick(cfg["engine"], ENGINE_PHYSICS_KEYS), subschema(schema, "engine"))
+    """The engine keys that change what the MD computes.
+
+    LAMMPS (``engine.kind`` lammps, the default): cutoff, kspace, skin, exactly the keys
+    of earlier versions, so no finished run reruns. ASE: ``kind`` and the ``ase`` block
+    (calculator, model, thermostat, device) too.
+    """
+    eng = cfg["engine"]
+    keys = ENGINE_PHYSICS_KEYS
+    if eng.get("kind", "lammps") != "lammps":
+        keys = (*keys, "kind", "ase")
+    return canonical(_pick(eng, keys), subschema(schema, "engine"))
 
 
 def melt_quench_protocol(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,6 +262,8 @@ def physics_config(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[st
         out["temperatures_K"] = sorted(out["temperatures_K"])  # the grid sorts them too
     if "engine" in out:
         out["engine"] = {k: v for k, v in out["engine"].items() if k not in ENGINE_EXECUTION_KEYS}
+        if out["engine"].get("kind") == "lammps":  # the default: as before it existed
+            del out["engine"]["kind"]
     if "analysis" in out:
         out["analysis"] = {
             name: {

@@ -96,8 +96,9 @@ class AseSettings:
     thermostat : str
         ``bussi`` (stochastic velocity rescaling).
     torch_threads : int
-        Intra-op threads of torch per run (1: on two cores, two runs side by side beat
-        one run on two threads, and one thread makes resumes bit for bit).
+        Intra-op threads of torch per run, from ``engine.threads`` (1: on two cores, two
+        runs side by side beat one run on two threads, and one thread makes resumes bit
+        for bit).
     device : str
         ``cpu`` or ``cuda``.
     minimize_fmax_eV_A, minimize_max_steps
@@ -113,9 +114,11 @@ class AseSettings:
     minimize_max_steps: int = 200
 
     @classmethod
-    def from_config(cls, ase_cfg: Mapping[str, Any] | None) -> AseSettings:
+    def from_config(cls, ase_cfg: Mapping[str, Any] | None, threads: int = 1) -> AseSettings:
+        """Settings from the ``engine.ase`` block; ``threads`` is ``engine.threads``."""
         cfg = dict(ase_cfg or {})
-        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__))
+        cfg.setdefault("torch_threads", int(threads))
+        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__) - {"torch_threads"})
         if unknown:
             raise ValueError(f"config key 'engine.ase': unknown keys {unknown}")
         settings = cls(**cfg)
@@ -323,7 +326,7 @@ class AseEngine:
 
     @classmethod
     def from_config(cls, eng: Mapping[str, Any]) -> AseEngine:
-        return cls(AseSettings.from_config(eng.get("ase")))
+        return cls(AseSettings.from_config(eng.get("ase"), threads=eng.get("threads", 1)))
 
     # -- identity -------------------------------------------------------------
     def version(self) -> str:
@@ -356,6 +359,41 @@ class AseEngine:
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
         model = CHGNet.load(model_name=s.model, use_device=s.device, verbose=False)
         return CHGNetCalculator(model=model, use_device=s.device, on_isolated_atoms="ignore")
+
+    def preflight(self) -> dict[str, Any]:
+        """Check before any MD that the calculator loads and gives a finite energy.
+
+        Returns
+        -------
+        dict
+            The report: engine version, calculator settings, the weights file and its
+            SHA-256 (provenance), and the energy of an S2 molecule at 2.0 Å (eV) as a
+            sign of life. Raises AseEngineError (the extra missing, a model that does
+            not load, a non-finite energy).
+        """
+        from ase import Atoms
+
+        calc = self.calculator()
+        s2 = Atoms("S2", positions=[[0, 0, 0], [2.0, 0, 0]], cell=[12.0] * 3, pbc=True)
+        s2.calc = calc
+        energy = float(s2.get_potential_energy())
+        if not np.isfinite(energy):
+            raise AseEngineError(f"{self.settings.calculator} gave a non-finite energy ({energy})")
+        report: dict[str, Any] = {
+            "engine": "ase",
+            "version": self.version(),
+            "settings": asdict(self.settings),
+            "s2_energy_at_2A_eV": energy,
+        }
+        if self.settings.calculator == "chgnet":
+            import chgnet
+
+            pretrained = Path(chgnet.__file__).parent / "pretrained" / self.settings.model
+            weights = sorted(pretrained.glob("*.pth.tar"))
+            if weights:
+                report["weights_file"] = str(weights[0])
+                report["weights_sha256"] = _sha256(weights[0])
+        return report
 
     # -- stages ---------------------------------------------------------------
     def melt_quench(
