@@ -295,7 +295,7 @@ def test_run_json_records_package_versions_and_reruns_nothing(one_run):
     """Versions are recorded in glass.json and run.json, read by the tables, never params."""
     import json
 
-    from glassflow.md.protocol import package_versions
+    from glassflow.md.provenance import package_versions
 
     workdir, _, _ = one_run
     results = workdir / "results/tiny"

@@ -14,7 +14,7 @@ import scipy
 import glassflow
 from glassflow.campaign.tables import run_row, runs_table
 from glassflow.io.atomic import write_json_atomic
-from glassflow.md.protocol import package_versions, provenance
+from glassflow.md.provenance import package_versions, provenance
 
 #: A production run.json as the production rule writes it, without the provenance keys.
 RUN = {

@@ -23,28 +23,20 @@ import pytest
 from glassflow.config.grid import build_campaign
 from glassflow.io.trajectory import open_trajectory
 from glassflow.md.cell import build_random_cell, write_lammps_data
+from glassflow.md.checksums import physics_text
+from glassflow.md.engines.lammps_restart import key_changes, production_thermo, restart_files
+from glassflow.md.engines.lammps_run import run_melt_quench, run_production, run_segment
+from glassflow.md.engines.lammps_version import lammps_executable_version
 from glassflow.md.lammps import Engine, force_field_context
-from glassflow.md.protocol import (
-    Segment,
-    expected_frames,
-    key_changes,
-    lammps_executable_version,
-    physics_text,
-    production_thermo,
-    restart_files,
-    run_melt_quench,
-    run_production,
-    run_segment,
-    stitch_thermo,
-    stitch_trajectories,
-)
+from glassflow.md.segments import Segment
+from glassflow.md.stitching import expected_frames, stitch_thermo, stitch_trajectories
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
 
 DRIVER = """
 import json, sys
 from glassflow.md.lammps import Engine
-from glassflow.md.protocol import run_production
+from glassflow.md.engines.lammps_run import run_production
 a = json.loads(sys.argv[1])
 run_production(a["workdir"], a["start"], a["context"], a["protocol"], Engine(), a["T_K"],
                a["log"], a["out"])
@@ -357,7 +349,7 @@ def test_finished_run_whose_trajectory_was_deleted_reruns(glass, references, tmp
 def test_state_claims_completion_but_dumps_are_gone(glass, references, tmp_path, monkeypatch):
     """Killed after LAMMPS finished, during the dump conversion: the dumps are reconverted
     without running LAMMPS again; if the dumps were deleted meanwhile, it starts over."""
-    import glassflow.md.protocol as protocol_module
+    import glassflow.md.engines.lammps_run as lammps_run
 
     base = _layout(tmp_path / "converting", glass[0])
 
@@ -365,7 +357,7 @@ def test_state_claims_completion_but_dumps_are_gone(glass, references, tmp_path,
         raise Interrupted
 
     with monkeypatch.context() as m:
-        m.setattr(protocol_module, "dump_to_trajectory", killed_while_converting)
+        m.setattr(lammps_run, "dump_to_trajectory", killed_while_converting)
         with pytest.raises(Interrupted):
             _run(base, glass)
     run = base / "run"

@@ -1,9 +1,15 @@
-"""Logging for workflow scripts: everything, including tracebacks, goes to the rule's log."""
+"""Logging for workflow scripts: everything, including tracebacks, goes to the rule's log.
+
+:func:`logged` routes the ``glassflow`` logger of a script to its rule's log;
+:func:`note` appends one timestamped line to a job log that an MD engine also writes to
+(LAMMPS' stdout), so the engine's own messages and glassflow's interleave in order.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,3 +33,20 @@ def logged(path: str | Path) -> Iterator[logging.Logger]:
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def note(log_path: str | Path, message: str, stage: str = "production") -> None:
+    """Append a timestamped glassflow line to a job log.
+
+    Parameters
+    ----------
+    log_path
+        The job log (the file the MD engine's stdout goes to).
+    message
+        One line of text.
+    stage
+        Stage named in the line (``production``, ``melt-quench``).
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(log_path, "a") as fh:
+        fh.write(f"{stamp} glassflow {stage}: {message}\n")

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from glassflow.config.rule_params import execution_settings, script_config
 from glassflow.io.atomic import write_json_atomic, write_parquet_atomic
+from glassflow.md.engines.lammps_run import run_melt_quench
 from glassflow.md.lammps import Engine, lammps_command
 from glassflow.md.lammps_io import parse_thermo
-from glassflow.md.protocol import provenance, run_melt_quench
+from glassflow.md.provenance import provenance
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -13,17 +13,14 @@ import pandas as pd
 
 from glassflow.config.rule_params import execution_settings, script_config
 from glassflow.io.atomic import write_json_atomic, write_parquet_atomic
+from glassflow.md.checksums import sha256_file
+from glassflow.md.engines.lammps_restart import production_thermo
+from glassflow.md.engines.lammps_run import run_production
 from glassflow.md.lammps import Engine, lammps_command
-from glassflow.md.protocol import (
-    production_thermo,
-    provenance,
-    run_production,
-    sha256_file,
-    stitch_thermo,
-    stitch_trajectories,
-)
+from glassflow.md.provenance import provenance
 from glassflow.md.run_lock import run_lock
 from glassflow.md.segments import SegmentPlan, fixed_run_summary, run_summary
+from glassflow.md.stitching import stitch_thermo, stitch_trajectories
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -14,9 +14,17 @@ from glassflow.analysis.dynamics.correlations import DynamicsSettings
 from glassflow.config.rule_params import execution_settings, script_config
 from glassflow.io.atomic import write_json_atomic, write_parquet_atomic
 from glassflow.io.trajectory import open_trajectory
+from glassflow.md.engines.lammps_restart import production_thermo
+from glassflow.md.engines.lammps_run import run_segment
 from glassflow.md.lammps import Engine, lammps_command
-from glassflow.md.protocol import Segment, production_thermo, provenance, run_segment
-from glassflow.md.segments import SegmentPlan, diffusion_record, record_decision, species_diffusion
+from glassflow.md.provenance import provenance
+from glassflow.md.segments import (
+    Segment,
+    SegmentPlan,
+    diffusion_record,
+    record_decision,
+    species_diffusion,
+)
 from glassflow.runlog import logged
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

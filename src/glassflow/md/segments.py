@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,6 +106,70 @@ class SegmentPlan:
         """Production steps at the start and end of segment ``k``."""
         a, b = self.bounds_ps(k)
         return round(a * 1000.0 / timestep_fs), round(b * 1000.0 / timestep_fs)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One production segment: production steps ``start_step`` to ``end_step``.
+
+    The first segment (``index`` 1) starts from a data file (the glass or the melt),
+    ramps to T and equilibrates, then runs production steps ``0 .. end_step``; its
+    trajectory holds step 0. Segment k >= 2 starts from the end state of segment
+    k - 1 (``start_file``: for LAMMPS its restart file, read with ``read_restart``, so
+    positions, velocities, the timestep count and the Nose-Hoover thermostat state
+    continue) and holds the frames after ``start_step`` (step ``start_step`` is the last
+    frame of segment k - 1, not repeated).
+    """
+
+    index: int
+    start_step: int
+    end_step: int
+    start_file: Path
+
+    def __post_init__(self) -> None:
+        if self.index < 1 or not 0 <= self.start_step < self.end_step:
+            raise ValueError(f"not a production segment: {self}")
+        if (self.index == 1) != (self.start_step == 0):
+            raise ValueError(f"only the first segment starts at step 0: {self}")
+
+    @classmethod
+    def whole_run(cls, protocol: Mapping[str, Any], start_file: str | Path) -> Segment:
+        """The single segment of an unsegmented run: all of ``protocol.production_ps``.
+
+        Parameters
+        ----------
+        protocol
+            The run's protocol (``production_ps``, ``timestep_fs``).
+        start_file
+            The glass or melt data file the run starts from.
+
+        Returns
+        -------
+        Segment
+            Segment 1, production steps ``0 .. production_ps / timestep_fs``.
+        """
+        end = round(protocol["production_ps"] * 1000.0 / protocol["timestep_fs"])
+        return cls(1, 0, end, Path(start_file))
+
+
+def segment_steps(segment: Segment, protocol: Mapping[str, Any]) -> npt.NDArray[np.int64]:
+    """Steps of the frames a segment stores (step 0 only in the first segment).
+
+    Parameters
+    ----------
+    segment
+        The segment.
+    protocol
+        The run's protocol (``timestep_fs``, ``dump_interval_fs``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The steps, int64, ascending.
+    """
+    every = round(protocol["dump_interval_fs"] / protocol["timestep_fs"])
+    first = 0 if segment.index == 1 else segment.start_step + every
+    return np.arange(first, segment.end_step + 1, every, dtype=np.int64)
 
 
 def _whole(value: float, unit: float) -> bool:
