@@ -21,10 +21,17 @@ import pandas as pd
 import pytest
 
 from glassflow.io.trajectory import open_trajectory, write_trajectory
-from glassflow.md.engines import ENGINE_KINDS, MDEngine, engine_from_config, engine_record
+from glassflow.md.engines import (
+    ENGINE_KINDS,
+    MDEngine,
+    engine_from_config,
+    engine_record,
+    lammps_run,
+)
 from glassflow.md.engines.lammps import LammpsEngine
 from glassflow.md.jobs import run_production_segment, stitched_production, write_run_json
 from glassflow.md.lammps import Engine, lammps_command
+from glassflow.md.processes import SupervisorLost
 from glassflow.md.segments import Segment, SegmentPlan, segment_steps
 
 # --- choosing the engine -------------------------------------------------------------------------
@@ -105,6 +112,35 @@ def test_lammps_engine_command_and_version_are_those_of_the_configured_executabl
     assert command == lammps_command(engine.settings, "in.production.lmp")
     assert command[0] == str(exe) and "omp" in command
     assert command[-5:] == ["-in", "in.production.lmp", "-log", "log.lammps", "-nocite"]
+
+
+@pytest.mark.parametrize(
+    ("error", "restart_kept"), [(RuntimeError("exit 1"), False), (SupervisorLost("gone"), True)]
+)
+def test_resume_drops_a_restart_file_only_when_lammps_cannot_read_it(
+    tmp_path, monkeypatch, error, restart_kept
+):
+    """LAMMPS failing before the production stage: the restart file is unreadable and is
+    deleted; the job's Snakemake gone: the checkpoint stays and the error propagates."""
+    (tmp_path / "dump.0.lammpstrj").write_text("")
+    restart = tmp_path / "restart.100.bin"
+    restart.write_bytes(b"checkpoint")
+    state = {"pieces": [{"dump": "dump.0.lammpstrj", "log": "log.lammps", "start_step": 0}]}
+
+    def lammps_fails(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(lammps_run, "render_production_resume", lambda *a: "run 0\n")
+    monkeypatch.setattr(lammps_run, "run_lammps", lammps_fails)
+    args = (tmp_path, {}, {"timestep_fs": 1.0}, Engine(), 300.0, tmp_path / "job.log", state)
+    segment = Segment(1, 0, 200, tmp_path / "glass.data")
+    if restart_kept:
+        with pytest.raises(SupervisorLost):
+            lammps_run._resume(*args, segment, False)
+    else:
+        assert lammps_run._resume(*args, segment, False) is None
+        assert "trying an older one" in (tmp_path / "job.log").read_text()
+    assert restart.exists() == restart_kept
 
 
 # --- the production segment job with a fake engine ---------------------------------------------

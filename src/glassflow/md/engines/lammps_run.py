@@ -44,6 +44,7 @@ from glassflow.md.lammps import (
     run_lammps,
 )
 from glassflow.md.lammps_io import dump_to_trajectory
+from glassflow.md.processes import SupervisorLost
 from glassflow.md.run_lock import RunLock, run_lock
 from glassflow.md.segments import Segment, segment_steps
 from glassflow.runlog import note
@@ -409,7 +410,13 @@ def _resume(
             )
             piece["wall_s"] = time.perf_counter() - t_run
             return step
+        except SupervisorLost:
+            # the job is being given up (its Snakemake is gone), not the restart file:
+            # keep every checkpoint for the next attempt
+            raise
         except RuntimeError:
+            # run_lammps raises RuntimeError when LAMMPS exits non-zero; before the
+            # production stage started that means it could not read this restart file
             if production_started(workdir / log_name):
                 raise
             note(stdout_log, f"LAMMPS could not resume from {path.name}; trying an older one")
