@@ -40,6 +40,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/campaign_common.smk"
 include: "workflow/rules/campaign.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/crosscheck.smk"
 include: "workflow/rules/targets.smk"
 
 

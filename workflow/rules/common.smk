@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config.schema import ConfigError, load_schema
-from glassflow.config.grid import build_campaign, replica_label
+from glassflow.config.grid import build_campaign, derive_seed, replica_label
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
 from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
@@ -105,6 +105,11 @@ RUN_ANALYSIS_SETTINGS = analysis_settings(
 GLASS_ANALYSIS_SETTINGS = analysis_settings(CFG, SCHEMA, ("structure",))["structure"]
 DYNAMICS_SETTINGS = analysis_settings(CFG, SCHEMA, ("dynamics",))["dynamics"]
 PHYSICS_HASH = config_hash(physics_config(CFG, SCHEMA))
+# the force-field cross-check's settings (all of them physics), canonical
+CROSSCHECK = canonical(
+    {k: v for k, v in CFG["crosscheck"].items() if k != "enabled"},
+    SCHEMA["properties"]["crosscheck"],
+)
 
 # Path patterns ------------------------------------------------------------------
 GLASS_DIR = f"{R}/{{comp}}/rep{{rep}}/glass"
@@ -476,4 +481,14 @@ def per_comp_T_tables():
         *expand(
             list(glass_structure_outputs().values()), comp=list(CAMPAIGN.compositions)
         ),
+    ]
+
+
+def crosscheck_inputs(name):
+    """One file per glass of the campaign from the force-field cross-check."""
+    file = "crosscheck.json" if name == "record" else f"{name}.parquet"
+    return [
+        f"{R}/crosscheck/{comp}/rep{rep}/{file}"
+        for comp in CAMPAIGN.compositions
+        for rep in REPLICA_LABELS
     ]

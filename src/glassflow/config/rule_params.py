@@ -264,6 +264,8 @@ def physics_config(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[st
         out["engine"] = {k: v for k, v in out["engine"].items() if k not in ENGINE_EXECUTION_KEYS}
         if out["engine"].get("kind") == "lammps":  # the default: as before it existed
             del out["engine"]["kind"]
+    if not out.get("crosscheck", {}).get("enabled", False):
+        out.pop("crosscheck", None)  # off (the default): as before it existed
     if "analysis" in out:
         out["analysis"] = {
             name: {

@@ -225,6 +225,24 @@ def production_stages(
     return [*out, prod]
 
 
+def anneal_stages(
+    T_low_K: float,
+    T_high_K: float,
+    hold_ps: float,
+    rate_K_ps: float,
+    timestep_fs: float,
+    out: str = "annealed.data",
+) -> list[Stage]:
+    """Heat from ``T_low_K`` to ``T_high_K`` at ``rate_K_ps``, hold ``hold_ps``, cool
+    back at the same rate; the configuration at the end is written to ``out``."""
+    ramp = steps(abs(T_high_K - T_low_K) / rate_K_ps, timestep_fs)
+    return [
+        Stage("anneal_heat", T_low_K, T_high_K, ramp),
+        Stage("anneal_hold", T_high_K, T_high_K, steps(hold_ps, timestep_fs)),
+        Stage("anneal_cool", T_high_K, T_low_K, ramp, write_after=out),
+    ]
+
+
 # ----------------------------------------------------------------------------- state
 
 
@@ -428,6 +446,63 @@ class AseEngine:
             if not (workdir / out).is_file():
                 raise AseEngineError(f"ASE melt-quench finished without writing {workdir / out}")
         info["lammps_version"] = info["engine_version"] = self.version()
+        return info
+
+    def single_point(
+        self, data_file: str | Path, context: Mapping[str, Any]
+    ) -> tuple[float, npt.NDArray[np.float64], list[str]]:
+        """Energy and forces of the calculator on the configuration of a data file.
+
+        Parameters
+        ----------
+        data_file : path
+            LAMMPS data file (atom_style charge), types in ``context["species"]`` order.
+        context : mapping
+            ``species`` and ``masses`` of the campaign.
+
+        Returns
+        -------
+        energy : float, eV
+        forces : (N, 3) float64, eV/Å, atoms in id order
+        symbols : list of str, (N,)
+        """
+        atoms = read_data_atoms(data_file, list(context["species"]), context["masses"])
+        atoms.calc = self.calculator()
+        return (
+            float(atoms.get_potential_energy()),
+            np.array(atoms.get_forces(), dtype=np.float64),
+            atoms.get_chemical_symbols(),
+        )
+
+    def anneal(
+        self,
+        workdir: str | Path,
+        start: str | Path,
+        stages: Sequence[Stage],
+        context: Mapping[str, Any],
+        protocol: Mapping[str, Any],
+        stdout_log: str | Path,
+        seed: int,
+    ) -> dict[str, Any]:
+        """Run NVT ``stages`` from a data file; the last stage's ``write_after`` is the
+        annealed configuration. Checkpointed and resumable like the MD stages."""
+        workdir = Path(workdir)
+        key = self._key("anneal", Path(start), context, protocol, stages, seed=seed)
+        with run_lock(workdir, say=lambda m: note(stdout_log, m, "anneal")):
+            info = _run_stages(
+                self,
+                workdir,
+                Path(start),
+                stages,
+                context,
+                protocol,
+                key,
+                seed=seed,
+                stdout_log=stdout_log,
+                minimize=False,
+                frames=None,
+            )
+        info["engine_version"] = self.version()
         return info
 
     def melt_quench_thermo(self, workdir: str | Path) -> pd.DataFrame:
