@@ -45,4 +45,10 @@ def all_targets():
         *expand(f"{R}/{{comp}}/thermo/{{name}}.png", comp=comps, name=THERMO_FIGURES),
         *expand(f"{TABLES}/{{table}}.html", table=REPORT_TABLES),
         *comparison_targets(),
+        # crosscheck.smk: the force-field cross-check, when enabled
+        *(
+            [f"{TABLES}/forcefield_crosscheck_topology.parquet"]
+            if CFG["crosscheck"]["enabled"]
+            else []
+        ),
     ]

@@ -60,6 +60,8 @@ CHECKPOINT = "checkpoint.npz"
 THERMO_FILE = "thermo.ase.csv"
 FRAMES_PART = "frames.ase.gtrj"
 STATE_FORMAT = 1
+#: checkpoint interval of stages whose protocol names none (the melt-quench), fs
+MELT_QUENCH_CHECKPOINT_FS = 200.0
 #: 1 eV in kcal/mol (CODATA via ASE's units: N_A e / 4184 J)
 KCAL_MOL_PER_EV = 23.060547830619026
 #: 1 eV/Å^3 in atm (1.602176634e11 Pa / 101325 Pa)
@@ -788,7 +790,9 @@ def _run_stages(
     species = list(context["species"])
     dt_fs = float(protocol["timestep_fs"])
     thermo_every = max(1, round(protocol["thermo_interval_fs"] / dt_fs))
-    ckpt_every = max(1, round(protocol["restart_interval_fs"] / dt_fs))
+    # the melt-quench protocol has no restart interval (LAMMPS writes no restart there)
+    ckpt_fs = float(protocol.get("restart_interval_fs", MELT_QUENCH_CHECKPOINT_FS))
+    ckpt_every = max(1, round(ckpt_fs / dt_fs))
     total = sum(s.n_steps for s in stages)
     offsets = _stage_offsets(stages)
     t0 = time.perf_counter()
