@@ -47,8 +47,10 @@ from glassflow.io.trajectory import (
     frame_dtype,
     open_trajectory,
 )
+from glassflow.md.checksums import sha256_file
 from glassflow.md.lammps import quench_stages, steps
 from glassflow.md.run_lock import run_lock
+from glassflow.runlog import note
 
 #: calculators this engine knows, and the distribution that provides each
 CALCULATORS = {"chgnet": "chgnet"}
@@ -412,7 +414,7 @@ class AseEngine:
             weights = sorted(pretrained.glob("*.pth.tar"))
             if weights:
                 report["weights_file"] = str(weights[0])
-                report["weights_sha256"] = _sha256(weights[0])
+                report["weights_sha256"] = sha256_file(weights[0])
         return report
 
     # -- stages ---------------------------------------------------------------
@@ -613,25 +615,10 @@ class AseEngine:
             "input_sha256": hashlib.sha256(
                 json.dumps(physics, sort_keys=True).encode()
             ).hexdigest(),
-            "start_sha256": _sha256(start),
+            "start_sha256": sha256_file(start),
             "seed": int(seed),
             "engine_version": self.version(),
         }
-
-
-def note(log_path: str | Path, message: str, stage: str = "production") -> None:
-    """Append a timestamped glassflow line to the job log."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    with open(log_path, "a") as fh:
-        fh.write(f"{stamp} glassflow {stage} (ase): {message}\n")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- files
