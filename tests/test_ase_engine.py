@@ -25,22 +25,16 @@ import pytest
 from conftest import require_chgnet
 
 from glassflow.io.trajectory import open_trajectory
-from glassflow.md.engines.ase import (
-    ATM_PER_EV_A3,
+from glassflow.md.engines.ase import AseEngine, AseSettings
+from glassflow.md.engines.ase_files import (
     CHECKPOINT,
-    KCAL_MOL_PER_EV,
-    AseEngine,
-    AseSettings,
     read_data_atoms,
     read_state,
     write_data_atoms,
 )
-from glassflow.md.engines.ase import (
-    melt_quench_stages as mq_stages,
-)
-from glassflow.md.engines.ase import (
-    production_stages as prod_stages,
-)
+from glassflow.md.engines.ase_md import ATM_PER_EV_A3, KCAL_MOL_PER_EV, thermo_row
+from glassflow.md.engines.ase_stages import melt_quench_stages as mq_stages
+from glassflow.md.engines.ase_stages import production_stages as prod_stages
 
 SPECIES = ["Na", "Si", "S"]
 CHARGES = {"Na": 1.0, "Si": 4.0, "S": -2.0}
@@ -366,14 +360,12 @@ def test_chgnet_energy_does_not_depend_on_unwrapping(chgnet_calc):
 
 def test_chgnet_pressure_rises_on_compression(chgnet_calc):
     """The thermo pressure (virial from the calculator's stress, ASE sign: P = -tr/3)."""
-    from glassflow.md.engines.ase import _thermo_row
-
     out = []
     for scale in (1.0, 0.95):
         atoms = small_glass()
         atoms.set_cell(atoms.cell * scale, scale_atoms=True)
         atoms.calc = chgnet_calc
-        out.append(_thermo_row(atoms, "x", 0, 1.0, 0.0)["press_atm"])
+        out.append(thermo_row(atoms, "x", 0, 1.0, 0.0)["press_atm"])
     assert out[1] > out[0] + 1000.0  # atm: 5 % linear compression of a solid-like cell
 
 

@@ -168,7 +168,8 @@ def crosscheck_glass(
         anneal's thermo table), ``record`` (energies, timings, versions).
     """
     from glassflow.analysis.runs import structure_of_glass
-    from glassflow.md.engines.ase import KCAL_MOL_PER_EV, anneal_stages
+    from glassflow.md.engines.ase_md import KCAL_MOL_PER_EV
+    from glassflow.md.engines.ase_stages import anneal_stages
     from glassflow.md.single_point import lammps_single_point
 
     workdir = Path(workdir)
