@@ -332,7 +332,7 @@ _SPEC = re.compile(r"^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.*]+(=[A-Za-z0-9_.*]+)?)?$")
 
 def test_env_files_are_self_contained():
     """Structure only (conda-forge cannot be reached here to solve them)."""
-    assert {p.stem for p in ENVS} == {"analysis", "lammps-cpu", "lammps-gpu"}
+    assert {p.stem for p in ENVS} == {"analysis", "lammps-cpu", "lammps-gpu", "mlip"}
     deploy = {(ROOT / "envs" / f"{p.stem}.post-deploy.sh").read_text() for p in ENVS}
     assert len(deploy) == 1  # the same script beside every env
     for path in ENVS:
