@@ -205,12 +205,16 @@ def wait_for_complete_restart(c: Campaign, proc: subprocess.Popen) -> None:
     )
 
 
-def _start_and_interrupt(c: Campaign, sig: int) -> subprocess.Popen:
+def _start_and_interrupt(c: Campaign, sig: int, freeze: bool = False) -> subprocess.Popen:
     """Force a new production, wait until a complete restart file exists, send ``sig`` to
     the whole process group (Snakemake, the job's script and LAMMPS, like a terminal's
-    Ctrl-C or a node dying)."""
+    Ctrl-C or a node dying). With ``freeze``, LAMMPS is first stopped (SIGSTOP) so that
+    the tiny run cannot finish between the restart file and the signal's arrival."""
     proc = _start_forced_production(c, *TARGETS)
-    wait_for_complete_restart(c, proc)
+    if freeze:
+        _running_lammps(c, proc)
+    else:
+        wait_for_complete_restart(c, proc)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
     assert not c.trajectory.exists() and not (c.run_dir / "run.json").exists()
@@ -278,7 +282,7 @@ def test_sigint_then_plain_rerun_remakes_trajectory_and_tables(complete):
     assert "Nothing to be done" in dry.stdout + dry.stderr
     table = campaign.root / TABLE
     before = table.stat().st_mtime_ns
-    proc = _start_and_interrupt(campaign, signal.SIGINT)
+    proc = _start_and_interrupt(campaign, signal.SIGINT, freeze=True)
     assert proc.returncode != 0
     dry = campaign.smk("-n")  # Snakemake released its lock on SIGINT: no --unlock needed
     counts = job_counts(dry.stdout + dry.stderr)
