@@ -29,7 +29,6 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from glassflow.md.checksums import sha256_file
 from glassflow.md.engines.ase_files import THERMO_FILE, read_data_atoms, read_thermo
 from glassflow.md.engines.ase_md import AseEngineError, FramePlan, run_stages
 from glassflow.md.engines.ase_stages import Stage, melt_quench_stages, production_stages
+from glassflow.md.provenance import package_versions
 from glassflow.md.run_lock import run_lock
 from glassflow.runlog import note
 
@@ -118,10 +118,7 @@ class AseSettings:
 
 
 def _version_of(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    return package_versions((dist,))[dist] or "not installed"
 
 
 @dataclass(frozen=True)

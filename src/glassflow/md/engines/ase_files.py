@@ -178,7 +178,7 @@ def truncate_frames(path: Path, n_keep: int, velocities: bool, n_atoms: int) -> 
         fh.truncate(header_bytes + n_keep * record)
 
 
-def state_symbols(meta: Mapping[str, Any], species, masses) -> list[str]:
+def state_symbols(meta: Mapping[str, Any], species: Sequence[str]) -> list[str]:
     """Chemical symbols recorded in a state's meta (a state holds no topology file)."""
     symbols = meta.get("symbols")
     if not symbols or any(s not in species for s in symbols):

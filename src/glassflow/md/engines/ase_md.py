@@ -187,7 +187,7 @@ def run_stages(
         if atoms is None:
             from ase import Atoms
 
-            ref = state_symbols(src.meta, species, context["masses"])
+            ref = state_symbols(src.meta, species)
             atoms = Atoms(symbols=ref, cell=src.cell, pbc=True)
             atoms.set_masses([context["masses"][s] for s in ref])
         atoms.set_cell(src.cell)
@@ -201,7 +201,7 @@ def run_stages(
     atoms.set_initial_charges([context["charges"][s] for s in atoms.get_chemical_symbols()])
     atoms.calc = calc
 
-    if g == 0 and resumed is None and start.suffix == ".data":
+    if g == 0 and resumed is None and from_data:
         if minimize:
             from ase.optimize import FIRE
 
