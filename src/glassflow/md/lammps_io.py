@@ -102,10 +102,31 @@ def parse_thermo_logs(log_paths: list[str | Path]) -> pd.DataFrame:
     return df.drop_duplicates(subset=["stage", "step"], keep="last").reset_index(drop=True)
 
 
+class TruncatedDumpError(ValueError):
+    """The last frame of a text dump ends before it is complete (a run killed mid-write)."""
+
+
 def iter_dump_frames(
-    dump_path: str | Path,
+    dump_path: str | Path, last_step: int | None = None
 ) -> Iterator[tuple[int, npt.NDArray[np.float64], list[str], npt.NDArray[np.float64]]]:
-    """Yield ``(step, box_A (3,), column names, data (n_atoms, n_cols))`` per frame."""
+    """Yield ``(step, box_A (3,), column names, data (n_atoms, n_cols))`` per frame.
+
+    Parameters
+    ----------
+    dump_path
+        Text dump, frames in increasing step order.
+    last_step
+        Stop before the first frame whose step is later than this one, without reading
+        its atoms (a killed run's dump may end in a half-written frame past the restart
+        step a resumed run took over from).
+
+    Raises
+    ------
+    TruncatedDumpError
+        The file ends inside a frame that is to be read.
+    ValueError
+        A frame is malformed.
+    """
     path = Path(dump_path)
     with open(path) as fh:
         frame = 0
@@ -115,20 +136,34 @@ def iter_dump_frames(
                 return
             if not line.startswith("ITEM: TIMESTEP"):
                 raise ValueError(f"{path}: frame {frame}: expected 'ITEM: TIMESTEP', got {line!r}")
+            step_line = fh.readline()
+            if not step_line.endswith("\n"):
+                raise TruncatedDumpError(f"{path}: frame {frame}: file ends in its time step")
             try:
-                step = int(fh.readline())
-                fh.readline()  # ITEM: NUMBER OF ATOMS
-                n = int(fh.readline())
-                bounds_item = fh.readline()
+                step = int(step_line)
+            except ValueError as err:
+                raise ValueError(f"{path}: frame {frame}: unreadable ({err})") from err
+            if last_step is not None and step > last_step:
+                return
+            # ITEM: NUMBER OF ATOMS, n, ITEM: BOX BOUNDS, three bounds, ITEM: ATOMS <columns>
+            header = [fh.readline() for _ in range(7)]
+            n_line, bounds_item, cols_line = header[1], header[2], header[6]
+            if not header[-1].endswith("\n"):
+                raise TruncatedDumpError(f"{path}: frame {frame} (step {step}) is truncated")
+            try:
+                n = int(n_line)
                 if not bounds_item.startswith("ITEM: BOX BOUNDS"):
                     raise ValueError("missing BOX BOUNDS")
-                lo_hi = np.array([fh.readline().split()[:2] for _ in range(3)], dtype=float)
-                cols = fh.readline().split()[2:]
-                block = [fh.readline() for _ in range(n)]
-                if not block or not block[-1]:
-                    raise ValueError("frame is truncated")
-                data = np.array(" ".join(block).split(), dtype=np.float64).reshape(n, len(cols))
+                lo_hi = np.array([b.split()[:2] for b in header[3:6]], dtype=float)
+                cols = cols_line.split()[2:]
             except (ValueError, IndexError) as err:
+                raise ValueError(f"{path}: frame {frame}: unreadable ({err})") from err
+            block = [fh.readline() for _ in range(n)]
+            if not block or not block[-1].endswith("\n"):
+                raise TruncatedDumpError(f"{path}: frame {frame} (step {step}) is truncated")
+            try:
+                data = np.array(" ".join(block).split(), dtype=np.float64).reshape(n, len(cols))
+            except ValueError as err:
                 raise ValueError(f"{path}: frame {frame}: unreadable ({err})") from err
             yield step, lo_hi[:, 1] - lo_hi[:, 0], cols, data
             frame += 1
@@ -147,8 +182,9 @@ def dump_to_trajectory(
 ) -> int:
     """Convert a text dump (sorted by id) to a ``.gtrj`` trajectory; returns frames written.
 
-    Frames with ``step <= min_step`` or ``step > max_step`` are skipped (used to stitch
-    dump segments of a restarted run).
+    Frames with ``step <= min_step`` are skipped and reading stops at the first frame
+    with ``step > max_step`` (used to stitch dump segments of a restarted run: a killed
+    piece may end in a half-written frame after the step its successor starts from).
     Velocities (Å/fs in LAMMPS real units) are stored in Å/ps.
     """
     writer: TrajectoryWriter | None = None
@@ -156,8 +192,8 @@ def dump_to_trajectory(
     q = np.asarray(charges_by_type, dtype=float)
     mass = np.asarray(masses_by_type, dtype=float)
     try:
-        for step, box, cols, data in iter_dump_frames(dump_path):
-            if step <= min_step or (max_step is not None and step > max_step):
+        for step, box, cols, data in iter_dump_frames(dump_path, last_step=max_step):
+            if step <= min_step:
                 continue
             ids = data[:, cols.index("id")].astype(np.int64)
             if np.any(np.diff(ids) <= 0):
