@@ -5,6 +5,9 @@
 - ``glassflow status [RESULTS_DIR]``: done / running / failed / stalled / pending
   runs of a campaign (segments included), production simulated of the planned and
   maximum lengths, speed and time left (:mod:`glassflow.campaign.status`).
+- ``glassflow fit-well SPEC``: fit the depth of a Morse bonding well on one pair of a
+  potential file to a reference glass's bond fractions (:mod:`glassflow.campaign.bond_well_fit`)
+  and write the fitted potential file.
 - ``glassflow init [PATH] --preset NAME``: a commented campaign config. Values come
   from a preset campaign file of the checkout, defaults and comments from the JSON
   schema ``workflow/schemas/config.schema.yaml``, read at run time so the schema
@@ -283,6 +286,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# fit-well -----------------------------------------------------------------------------------
+def cmd_fit_well(args: argparse.Namespace) -> int:
+    from glassflow.campaign.bond_well_fit import fit_well
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        raise CliError(f"SPEC: {spec} does not exist")
+    root = (
+        find_checkout_file(Path("Snakefile"), "--root").parent
+        if args.root is None
+        else Path(args.root)
+    )
+    try:
+        result = fit_well(spec, root, schema_path(args.schema))
+    except ValueError as err:
+        raise CliError(str(err)) from err
+    cols = ["D0_eV", "m", "frac_S_in_SS", "cn_S_S", "r_peak_A_S_S", "si_cn_mean", "f_md"]
+    print(result["scan"][cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(json.dumps(result["best"], indent=2))
+    print(result["check"][cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 # export -------------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
     from glassflow.io.export import default_output, export_trajectory, find_trajectory
@@ -439,6 +465,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs at a time for the remaining-time estimate (default: as many as running)",
     )
     st.set_defaults(func=cmd_status)
+
+    fw = sub.add_parser(
+        "fit-well",
+        help="fit a Morse bonding well on one pair to a reference glass's bond fractions",
+        formatter_class=fmt,
+        description=textwrap.dedent(
+            """\
+            Fit the depth D0 of a Morse term overlaid on one pair of a campaign's
+            potential file (docs/physics.md §2, "A bonding well fitted to a reference").
+            SPEC is a YAML file with the keys:
+
+              campaign     campaign config whose glasses are made (grid, cell, protocol)
+              pair         the pair, e.g. S-S
+              alpha_per_A  Morse width (fixed)
+              r_bond_A     bond length of the reference glass; r0 is placed so that the
+                           short-range part of the pair has its minimum there
+              cutoff_A     cutoff of the Morse term
+              depths_eV    depths to scan (at least two, increasing)
+              targets      {m: fraction of S in S-S bonds of the reference glass}
+              output       {file, name, citation} of the potential file to write
+              workdir      where the glasses and tables go
+
+            Each depth melts and quenches every composition with LAMMPS; the depth that
+            minimises the squared misfit of the bond fractions (linear between scanned
+            depths) is written as a potential file, whose glasses are made once more as
+            a check. Tables: <workdir>/scan.parquet, fit.json, chosen.parquet.
+            """
+        ),
+    )
+    fw.add_argument("spec", metavar="SPEC", help="fit specification (YAML)")
+    fw.add_argument("--root", help="checkout root the paths of SPEC are relative to")
+    fw.add_argument("--schema", help="config schema (default: the checkout's)")
+    fw.set_defaults(func=cmd_fit_well)
 
     it = sub.add_parser(
         "init",

@@ -44,6 +44,8 @@ SCHEMA_RESOURCE = "schemas/potential.schema.yaml"
 
 #: kcal/mol per eV: e N_A / (4184 J/kcal), with the exact SI values of e and N_A.
 EV_IN_KCAL_MOL = 1.602176634e-19 * 6.02214076e23 / 4184.0
+#: Coulomb constant e^2 / (4 pi eps0) in kcal Å / (mol e^2), as LAMMPS units real use it.
+COULOMB_KCAL_A_MOL = 332.06371
 #: The functional forms of a potential file (key ``style``).
 STYLES = ("buckingham", "born_mayer_huggins", "tabulated", "pass_through")
 #: LAMMPS pair style of each built-in form's short-range part (with Coulomb for the

@@ -20,10 +20,9 @@ from scipy.special import erfc
 
 from glassflow.analysis.structure.geometry import minimum_image, neighbour_pairs, wrap_positions
 from glassflow.analysis.topology import bond_counts, classify_sulfur
+from glassflow.md.potential import COULOMB_KCAL_A_MOL as COULOMB_KCAL_A
 
 FloatArray = npt.NDArray[np.float64]
-#: Coulomb constant in LAMMPS real units, kcal mol^-1 Å e^-2
-COULOMB_KCAL_A = 332.06371
 
 
 def local_environment(
