@@ -148,3 +148,41 @@ def test_shipped_fitted_file_has_its_well_where_the_fit_says():
     # cut where the term is negligible, the other pairs are Sørensen's
     assert abs(morse(term.cutoff_A, term.D0_kcal_mol, term.alpha_per_A, term.r0_A)) < 1e-4
     assert pot.base_pairs == load_potential(BASE).base_pairs
+
+
+@pytest.mark.slow
+def test_fit_well_scans_chooses_writes_and_resumes(tmp_path, tiny_config, lmp):
+    """Tiny end to end: 2 depths x 2 glasses, the chosen file, and a rerun that reuses them."""
+    from glassflow.campaign.bond_well_fit import fit_well
+
+    tiny_config["system"] = dict(
+        tiny_config.get("system", {}), potential_dir=str(ROOT / "config/potentials")
+    )
+    tiny_config["engine"] = dict(tiny_config["engine"], command=[lmp])
+    campaign = tmp_path / "campaign.yaml"
+    campaign.write_text(yaml.safe_dump(tiny_config))
+    spec = yaml.safe_load((ROOT / "config/fits/sorensen2023_ss_morse.yaml").read_text())
+    spec.update(
+        campaign=str(campaign),
+        depths_eV=[10.2, 12.0],
+        targets={2.0: 0.2, 3.0: 0.3},
+        workdir=str(tmp_path / "fit"),
+        output=dict(spec["output"], file=str(tmp_path / "out" / "well.yaml"), name="well"),
+    )
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    schema = ROOT / "workflow/schemas/config.schema.yaml"
+    result = fit_well(spec_file, ROOT, schema)
+    scan = result["scan"]
+    assert len(scan) == 4 and set(scan["D0_eV"]) == {10.2, 12.0}
+    assert scan["frac_S_in_SS"].between(0, 1).all() and (scan["si_cn_mean"] > 0).all()
+    assert (scan["r0_A"] < 2.10).all()  # the Morse minimum sits inside the bond length
+    chosen = load_potential(tmp_path / "out" / "well.yaml")
+    d0 = chosen.overlay[frozenset(("S",))].D0_kcal_mol / KCAL_PER_EV
+    assert d0 == pytest.approx(result["best"]["D0_eV"], abs=1e-3) and 10.2 <= d0 <= 12.0
+    assert len(result["check"]) == 2
+    glass = tmp_path / "fit" / "scan_D10.2" / "x0.50_m2.00" / "glass.data"
+    stamp = glass.stat().st_mtime_ns
+    again = fit_well(spec_file, ROOT, schema)  # an interrupted fit rerun: nothing is redone
+    assert glass.stat().st_mtime_ns == stamp
+    assert again["best"] == result["best"]

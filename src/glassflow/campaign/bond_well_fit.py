@@ -413,7 +413,9 @@ def fit_well(spec_file: str | Path, root: str | Path, schema: str | Path) -> dic
     spec = yaml.safe_load(Path(spec_file).read_text())
     if problems := check_fit_spec(spec, str(spec_file)):
         raise ValueError("\n".join(problems))
-    config = yaml.safe_load((root / spec["campaign"]).read_text())
+    from glassflow.config.schema import validate_config
+
+    config = validate_config(yaml.safe_load((root / spec["campaign"]).read_text()), Path(schema))
     sysc = config["system"]
     base_file = root / sysc.get("potential_dir", "config/potentials") / f"{sysc['potential']}.yaml"
     a, b = spec["pair"].split("-")
