@@ -1,4 +1,8 @@
-"""Snakemake script: diffusivity_map_T<T>.png/.pdf (D_Na over the (m, x) plane)."""
+"""Snakemake script: diffusivity_map_T<T>.png/.pdf (D_Na over the (m, x) plane).
+
+``params.targets`` (optional): quantity ("sigma", "D_Na") -> 1 sigma relative-error target
+(fraction); points that missed it are crossed on the figure.
+"""
 
 import pandas as pd
 
@@ -9,4 +13,5 @@ smk = snakemake  # noqa: F821 - injected by Snakemake
 
 with logged(smk.log[0]):
     transport = pd.read_parquet(smk.input.transport)
-    plot_diffusivity_map(transport, float(smk.wildcards.T), smk.output.png)
+    targets = dict(getattr(smk.params, "targets", None) or {})
+    plot_diffusivity_map(transport, float(smk.wildcards.T), smk.output.png, targets=targets)

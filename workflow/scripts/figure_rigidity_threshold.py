@@ -2,6 +2,8 @@
 
 ``params.series``: the series' ``x`` and the (x, m) ``members`` (glassflow.campaign.series); the
 tables are cut to its compositions and drawn at its x.
+``params.targets`` (optional): quantity ("sigma", "D_Na") -> 1 sigma relative-error target
+(fraction); points that missed it are crossed on the figure.
 """
 
 import pandas as pd
@@ -18,5 +20,6 @@ with logged(smk.log[0]) as log:
     arrhenius = select_series(pd.read_parquet(smk.input.arrhenius), members, x)
     topology = select_series(pd.read_parquet(smk.input.topology), members, x)
     topology = topology if len(topology) else None
-    plot_rigidity_threshold(transport, arrhenius, topology, x, smk.output.png)
+    targets = dict(getattr(smk.params, "targets", None) or {})
+    plot_rigidity_threshold(transport, arrhenius, topology, x, smk.output.png, targets=targets)
     log.info("%s series at x = %.4f: %d compositions", smk.params.series["kind"], x, len(members))
