@@ -33,9 +33,13 @@ run: $(STAMP)
 # Random order (pytest-randomly): the seed is printed at the end; repeat an order with
 # PYTEST_ARGS=--randomly-seed=<seed>, run in file order with PYTEST_ARGS="-p no:randomly".
 PYTEST_ARGS ?=
+# Test files run on TEST_WORKERS processes (pytest-xdist; a file stays on one worker, so
+# its module fixtures are built once); TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) \
+		--dist loadfile --durations=10 $(PYTEST_ARGS)
 
 # Tests marked slow (LAMMPS runs, end-to-end workflows) are left out; the slowest of the
 # rest are listed, so that a test that grew slow gets its mark.
