@@ -125,6 +125,7 @@ rule figure_rigidity_threshold:
         ANALYSIS_ENV
     params:
         series=series_params,
+        targets=FIGURE_TARGETS,
     script:
         "../scripts/figure_rigidity_threshold.py"
 
@@ -150,6 +151,7 @@ rule figure_prl_transport:
         ANALYSIS_ENV
     params:
         series=series_params,
+        targets=FIGURE_TARGETS,
     script:
         "../scripts/figure_prl_transport.py"
 
@@ -198,6 +200,8 @@ rule figure_conductivity_map:
     localrule: True
     conda:
         ANALYSIS_ENV
+    params:
+        targets=FIGURE_TARGETS,
     script:
         "../scripts/figure_conductivity_map.py"
 
@@ -221,5 +225,7 @@ rule figure_diffusivity_map:
     localrule: True
     conda:
         ANALYSIS_ENV
+    params:
+        targets=FIGURE_TARGETS,
     script:
         "../scripts/figure_diffusivity_map.py"

@@ -450,6 +450,13 @@ def structure_tables_of(comp, name):
 
 # Campaign level ------------------------------------------------------------------
 FIGURE_QUANTITIES = ["D_Na", "D_Si", "D_S", "sigmaT"]
+# 1 sigma relative-error targets of the plotted quantities (glassflow.figures): the
+# production stop rule's target for D of each converge species; none without a target
+FIGURE_TARGETS = (
+    {f"D_{el}": SEGMENTS.target_rel_error for el in SEGMENTS.converge_species}
+    if SEGMENTS.target_rel_error is not None
+    else {}
+)
 
 
 def finished(paths):

@@ -64,7 +64,7 @@ rule crosscheck_tables:
 
 
 rule crosscheck:
-    default_target: False
     """Target: the force-field cross-check of every glass of the campaign."""
+    default_target: False
     input:
         rules.crosscheck_tables.output,
