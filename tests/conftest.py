@@ -17,6 +17,7 @@ import copy
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Generator
@@ -25,6 +26,13 @@ from typing import Any
 
 import pytest
 import yaml
+
+if os.environ.get("PYTEST_XDIST_WORKER") and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # xdist workers ignore SIGINT (the controller handles Ctrl-C), and an ignored signal
+    # stays ignored in every process started from them: the Ctrl-C tests' Snakemake and
+    # job scripts would never see their SIGINT. A handler (unlike SIG_IGN) is reset to
+    # the default by exec, so the processes the tests start get the usual Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"

@@ -28,6 +28,7 @@ from glassflow.md.engines.lammps_restart import key_changes, production_thermo, 
 from glassflow.md.engines.lammps_run import run_melt_quench, run_production, run_segment
 from glassflow.md.engines.lammps_version import lammps_executable_version
 from glassflow.md.lammps import Engine, force_field_context
+from glassflow.md.run_lock import read_holder
 from glassflow.md.segments import Segment
 from glassflow.md.stitching import expected_frames, stitch_thermo, stitch_trajectories
 
@@ -140,6 +141,12 @@ def _kill_with_complete_restart_files(
             if max(step for step, _ in restart_files(run)) == newest:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+                # LAMMPS leads its own process group and gets SIGTERM when its parent
+                # dies (PDEATHSIG): a resume may start only once it is gone
+                holder = read_holder(run)
+                while holder is not None and holder.lammps_alive():
+                    assert time.monotonic() < deadline, "LAMMPS outlived its killed driver"
+                    time.sleep(0.01)
                 return newest
             os.killpg(proc.pid, signal.SIGCONT)  # a newer one was begun: let it complete
         time.sleep(0.01)
