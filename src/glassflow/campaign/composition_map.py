@@ -22,6 +22,9 @@ Model (one temperature at a time)::
 
 A 2-D field needs at least 3 compositions that are not on one line; otherwise
 :func:`interpolate_field` returns no field and a note saying why (maps then show points).
+Along one line of constant x (``fit_gp(..., along_m_only=True)``, the adaptive
+refinement of :mod:`glassflow.campaign.adaptive`) the same GP is fitted to >= 3 distinct
+m; the x coordinate is then scaled by 1 and its length scale plays no role.
 
 The hopping-model field (PRL eq 2-4, :mod:`glassflow.analysis.rigidity`) needs the cluster tables of
 the PRL supplement; :class:`HoppingInputs` carries them when a user has them.
@@ -142,12 +145,31 @@ class GPFit:
         with _single_blas_thread():
             return self._predict(m, x)
 
-    def _predict(self, m: npt.ArrayLike, x: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-        ma, xa = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(x, dtype=float))
-        shape = ma.shape
+    def predict_joint(self, m: npt.ArrayLike, x: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Posterior mean (G,) and covariance (G, G) of the latent field at G points.
+
+        ``m`` and ``x`` broadcast to one shape and are flattened (G points); decades and
+        decades^2. The diagonal of the covariance is the square of ``predict``'s std (up
+        to rounding); the off-diagonal terms include the shared uncertainty of the
+        integrated-out mean. For joint posterior samples (e.g. of the location of a
+        maximum).
+        """
+        with _single_blas_thread():
+            ma, xa = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(x, dtype=float))
+            test = self._scaled(ma.ravel(), xa.ravel())
+            mean, k_star, kinv_ks, lever, one_kinv_1 = self._solve(test)
+            h = self.hyper
+            lengths = np.array([h.length_m, h.length_x])
+            cov = _se_kernel(test, test, h.sigma_f, lengths) - k_star @ kinv_ks
+            cov = cov + np.outer(lever, lever) / one_kinv_1
+            return mean, 0.5 * (cov + cov.T)
+
+    def _solve(
+        self, test: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+        """Mean at scaled test points and the pieces of the posterior (co)variance."""
         h = self.hyper
         train = self._scaled(self.m, self.x)
-        test = self._scaled(ma.ravel(), xa.ravel())
         lengths = np.array([h.length_m, h.length_x])
         k_tt = _se_kernel(train, train, h.sigma_f, lengths)
         cov = k_tt + np.diag(self.noise_var + h.sigma_n**2)
@@ -158,10 +180,17 @@ class GPFit:
         mean = self.mu + k_star @ kinv_r
         kinv_ks = linalg.cho_solve(chol, k_star.T)  # (n, G)
         kinv_1 = linalg.cho_solve(chol, ones)
-        var = h.sigma_f**2 - np.einsum("gn,ng->g", k_star, kinv_ks)
         # uncertainty of the integrated-out constant mean (universal kriging)
         lever = 1.0 - ones @ kinv_ks
-        var = var + lever**2 / (ones @ kinv_1)
+        return mean, k_star, kinv_ks, lever, float(ones @ kinv_1)
+
+    def _predict(self, m: npt.ArrayLike, x: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        ma, xa = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(x, dtype=float))
+        shape = ma.shape
+        test = self._scaled(ma.ravel(), xa.ravel())
+        mean, k_star, kinv_ks, lever, one_kinv_1 = self._solve(test)
+        var = self.hyper.sigma_f**2 - np.einsum("gn,ng->g", k_star, kinv_ks)
+        var = var + lever**2 / one_kinv_1
         std = np.sqrt(np.clip(var, 0.0, None))
         return mean.reshape(shape), std.reshape(shape)
 
@@ -243,7 +272,25 @@ def hyper_bounds(
     return (0.01, max(0.1, 2.0 * ptp)), out[0], out[1], (1e-3, max(0.01, ptp))
 
 
-def fit_gp(m: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, y_se: npt.ArrayLike) -> GPFit:
+def along_m_reason(m: npt.ArrayLike, x: npt.ArrayLike) -> str | None:
+    """Why a field along m (at one x) cannot be fitted to these points, or None if it can."""
+    xa = np.asarray(x, dtype=float).ravel()
+    if xa.size and np.ptp(xa) != 0:
+        return f"x varies ({xa.min():g} to {xa.max():g}): a field along m needs one x"
+    n = np.unique(np.asarray(m, dtype=float).ravel()).size
+    if n < 3:
+        return f"{n} distinct m: a field along m needs >= 3"
+    return None
+
+
+def fit_gp(
+    m: npt.ArrayLike,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    y_se: npt.ArrayLike,
+    *,
+    along_m_only: bool = False,
+) -> GPFit:
     """Fit the GP of the module docstring to points (m_i, x_i, y_i +- y_se_i), y in decades.
 
     Non-finite ``y_se`` are replaced by the median of the finite ones (or the floor);
@@ -251,6 +298,11 @@ def fit_gp(m: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, y_se: npt.Array
     restricted marginal likelihood (L-BFGS-B in log space from a small deterministic
     set of starts, within :func:`hyper_bounds`). Raises ValueError for < 3 points or
     points that do not span the plane.
+
+    With ``along_m_only=True`` the points must share one x (a line of the plane) and
+    have >= 3 distinct m (:func:`along_m_reason`); the x axis is scaled by 1 (its span
+    is 0), its length scale stays at its start (no datum depends on it) and predictions
+    are meant at that x. Repeated m (replicas) are allowed in both modes.
     """
     ma = np.asarray(m, dtype=float).ravel()
     xa = np.asarray(x, dtype=float).ravel()
@@ -262,16 +314,21 @@ def fit_gp(m: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, y_se: npt.Array
         )
     if not np.all(np.isfinite(ya)):
         raise ValueError("y (log10 values) must be finite")
-    reason = degenerate_reason(ma, xa)
-    if reason is not None:
-        raise ValueError(f"cannot fit a 2-D field: {reason}")
+    if along_m_only:
+        reason = along_m_reason(ma, xa)
+        if reason is not None:
+            raise ValueError(f"cannot fit a field along m: {reason}")
+    else:
+        reason = degenerate_reason(ma, xa)
+        if reason is not None:
+            raise ValueError(f"cannot fit a 2-D field: {reason}")
     finite = np.isfinite(se) & (se > 0)
     fill = float(np.median(se[finite])) if finite.any() else NOISE_FLOOR_DEC
     se = np.maximum(np.where(finite, se, fill), NOISE_FLOOR_DEC)
     noise_var = se**2
 
     origin = (float(ma.min()), float(xa.min()))
-    scale = (float(np.ptp(ma)), float(np.ptp(xa)))
+    scale = (float(np.ptp(ma)), float(np.ptp(xa)) or 1.0)  # 1: one x (along_m_only)
     pts = np.column_stack([(ma - origin[0]) / scale[0], (xa - origin[1]) / scale[1]])
     bounds = hyper_bounds(pts, ya)
     log_bounds = [(np.log(lo), np.log(hi)) for lo, hi in bounds]
@@ -284,7 +341,7 @@ def fit_gp(m: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, y_se: npt.Array
     starts = [
         (sd, lm, lx, max(0.1 * sd, bounds[3][0]))
         for lm in (0.5, 1.0, 2.0)
-        for lx in (0.5, 1.0, 2.0)
+        for lx in ((1.0,) if along_m_only else (0.5, 1.0, 2.0))
     ]
     lo_b = np.array([b[0] for b in log_bounds])
     hi_b = np.array([b[1] for b in log_bounds])
