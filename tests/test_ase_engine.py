@@ -203,6 +203,7 @@ def test_melt_quench_writes_the_lammps_engine_outputs(tmp_path):
     assert len(glass) == 64 and not (tmp_path / CHECKPOINT).exists()
 
 
+@pytest.mark.slow
 def test_thermostat_holds_the_target_temperature(tmp_path):
     """Bussi NVT: the mean kinetic temperature of a long run is the target, within the
     canonical spread T sqrt(2 / N_dof) per sample (N_dof = 3N - 3 with FixCom)."""
