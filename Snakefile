@@ -36,6 +36,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/md.smk"
+include: "workflow/rules/convergence.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/campaign_common.smk"
 include: "workflow/rules/campaign.smk"

@@ -6,8 +6,9 @@
 
 rule analyse_runs:
     input:
-        trajectories=per_replica(f"{RUN_DIR}/production/trajectory.gtrj"),
-        run_jsons=per_replica(f"{RUN_DIR}/production/run.json"),
+        trajectories=point_runs(f"{RUN_DIR}/production/trajectory.gtrj"),
+        run_jsons=point_runs(f"{RUN_DIR}/production/run.json"),
+        rounds=point_round_records,
     output:
         **run_analysis_outputs(),
         softness_png=report(

@@ -27,6 +27,14 @@ from glassflow.config.rule_params import (
 )
 from glassflow.md.segments import SegmentPlan, segments_to_run
 from glassflow.campaign.tables import config_hash
+from glassflow.campaign.convergence import (
+    glass_replica,
+    initial_layout,
+    layout_of_round,
+    plan_from_config,
+    velocity_seed_needed,
+    walk_rounds,
+)
 
 SCHEMA_FILE = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
@@ -84,7 +92,12 @@ PRODUCTION_PROTOCOL = production_protocol(CFG, SCHEMA)
 # Production in segments (glassflow.md.segments): without a target and with one segment
 # the production rule runs LAMMPS itself, with today's params; otherwise it stitches
 # the segments of checkpoint production_segment and its params hold the segment keys.
-SEGMENTS = SegmentPlan.from_protocol(CFG["protocol"], CFG["system"]["modifier"])
+SEGMENTS = SegmentPlan.from_config(CFG)
+# Convergence targets per (composition, T) (glassflow.campaign.convergence): None without
+# targets; otherwise checkpoint point_round judges each round of a point's runs and the
+# replica lists and segment counts below walk its verdicts.
+CONVERGENCE = plan_from_config(CFG)
+N_GLASSES = CFG["replicas"]  # glasses per composition; replicas beyond reuse them
 SEGMENT_KEYS = (
     "converge_species",
     "max_production_ps",
@@ -130,6 +143,7 @@ wildcard_constraints:
     rep=r"\d\d+",
     x=r"\d\.\d{2}",
     seg=r"[1-9]\d*",
+    round=r"\d\d+",
 
 
 def comp_run(wildcards):
@@ -147,7 +161,7 @@ def run_keys_of(comp, T, rep):
     """Keys of one run (composition label, T in K, replica number), as written into
     run.json and every table."""
     composition = CAMPAIGN.compositions[comp].composition
-    return {
+    keys = {
         "campaign": CAMPAIGN.name,
         "comp": comp,
         "x": float(composition.x_requested),
@@ -155,6 +169,11 @@ def run_keys_of(comp, T, rep):
         "T_K": float(T),
         "replica": int(rep),
     }
+    if velocity_seed_needed(int(rep), N_GLASSES):  # a replica added by the rounds
+        keys["glass_replica"] = glass_replica(int(rep), N_GLASSES)
+        # new Maxwell-Boltzmann velocities: it shares its glass with an earlier replica
+        keys["velocity_seed"] = derive_seed(CFG["seed"], "velocities", comp, T, int(rep))
+    return keys
 
 
 def run_keys(wildcards, T_K=None):
@@ -216,12 +235,19 @@ def analysis_potential(wildcards):
     )
 
 
+def glass_of_run(wildcards):
+    """The glass directory a run starts from: its own replica's, or for a replica the
+    convergence rounds added, glass ((rep - 1) mod replicas) + 1."""
+    g = glass_replica(int(wildcards.rep), N_GLASSES)
+    return GLASS_DIR.format(comp=wildcards.comp, rep=f"{g:02d}")
+
+
 def production_start(wildcards):
     """Reheat the relaxed glass (Sorensen 2023) or cool the melt (the PRL)."""
     name = (
         "glass.data" if CFG["protocol"]["production_start"] == "reheat" else "melt.data"
     )
-    return f"{GLASS_DIR.format(comp=wildcards.comp, rep=wildcards.rep)}/{name}"
+    return f"{glass_of_run(wildcards)}/{name}"
 
 
 def md_threads():
@@ -308,9 +334,7 @@ def segment_inputs(wildcards):
     state, and its D estimate needs the frames of every earlier segment."""
     k = segment_number(wildcards)
     common = {
-        "glass_json": f"{GLASS_DIR}/glass.json".format(
-            comp=wildcards.comp, rep=wildcards.rep
-        ),
+        "glass_json": f"{glass_of_run(wildcards)}/glass.json",
         "preflight": ancient(PREFLIGHT),
     }
     if k == 1:
@@ -340,8 +364,18 @@ def production_segments(wildcards):
     more for each segment whose verdict is 'not converged', up to max_production_ps.
 
     The verdicts are read from checkpoint production_segment: a dry run lists the
-    segments known in advance and leaves the rest to checkpoint evaluation.
+    segments known in advance and leaves the rest to checkpoint evaluation. With
+    convergence targets the point's rounds set the count (point_layout).
     """
+    if CONVERGENCE is not None:
+        layout = point_layout(wildcards.comp, wildcards.T)
+        rep = int(wildcards.rep)
+        if rep not in layout:
+            raise WorkflowError(
+                f"replica {rep} of {wildcards.comp} T{wildcards.T} is not one of the "
+                f"point's runs {sorted(layout)} (set by its convergence rounds)"
+            )
+        return list(range(1, layout[rep] + 1))
 
     def read_record(k):
         out = checkpoints.production_segment.get(
@@ -354,9 +388,7 @@ def production_segments(wildcards):
 
 def production_inputs(wildcards):
     """Unsegmented: the start structure. Segmented: every segment's files, in order."""
-    glass_json = f"{GLASS_DIR}/glass.json".format(
-        comp=wildcards.comp, rep=wildcards.rep
-    )
+    glass_json = f"{glass_of_run(wildcards)}/glass.json"
     if not SEGMENTS.segmented:
         return {
             "start": production_start(wildcards),
@@ -385,6 +417,108 @@ def trajectory_mem_mb(wildcards, attempt):
     n = comp_run(wildcards).composition.n_atoms
     vel = 2 if p["dump_velocities"] else 1
     return max(1000, math.ceil(attempt * (2 * frames * n * 12 * vel / 1e6 + 500)))
+
+
+# Convergence rounds of a point ------------------------------------------------------
+ROUND_RECORD = f"{R}/{{comp}}/T{{T}}/convergence/round{{round}}.json"
+
+
+def point_keys(wildcards):
+    """Keys of a point (campaign, comp, x, m, T_K), as in its round records."""
+    keys = run_keys_of(wildcards.comp, wildcards.T, 1)
+    del keys["replica"]
+    return keys
+
+
+def _read_round(comp, T):
+    def read(i):
+        out = checkpoints.point_round.get(comp=comp, T=T, round=f"{i:02d}").output
+        return json.loads(Path(out.record).read_text())
+
+    return read
+
+
+def _layout0():
+    return initial_layout(N_GLASSES, SEGMENTS.n_fixed)
+
+
+def point_layout(comp, T):
+    """The runs of a point, replica -> segments: the campaign's replicas with the
+    segments of production_ps, extended by every round of checkpoint point_round that
+    missed a target. A dry run shows round 0 and leaves later rounds to the checkpoint.
+    """
+    if CONVERGENCE is None:
+        return {r: SEGMENTS.n_fixed for r in CAMPAIGN.replicas}
+    try:
+        layout, _ = walk_rounds(
+            _read_round(comp, T), _layout0(), CONVERGENCE, SEGMENTS.n_fixed
+        )
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+    return layout
+
+
+def point_round_inputs(wildcards):
+    """The segment frames of the runs round {round} judges, one named list per replica."""
+    try:
+        layout = layout_of_round(
+            _read_round(wildcards.comp, wildcards.T),
+            _layout0(),
+            CONVERGENCE,
+            SEGMENTS.n_fixed,
+            int(wildcards.round),
+        )
+    except ValueError as err:
+        raise WorkflowError(f"{wildcards.comp} T{wildcards.T}: {err}") from None
+    return {
+        f"frames_rep{r:02d}": [
+            f"{SEG_DIR}/frames.gtrj".format(
+                comp=wildcards.comp, T=wildcards.T, rep=f"{r:02d}", seg=k
+            )
+            for k in range(1, n + 1)
+        ]
+        for r, n in sorted(layout.items())
+    }
+
+
+def point_round_records(wildcards):
+    """Every round record of a point (none without convergence targets)."""
+    if CONVERGENCE is None:
+        return []
+    _, decisions = walk_rounds(
+        _read_round(wildcards.comp, wildcards.T),
+        _layout0(),
+        CONVERGENCE,
+        SEGMENTS.n_fixed,
+    )
+    return [
+        ROUND_RECORD.format(comp=wildcards.comp, T=wildcards.T, round=f"{i:02d}")
+        for i in range(len(decisions))
+    ]
+
+
+def point_runs(pattern):
+    """Input function: ``pattern`` ({comp}, {T}, {rep}) for every run of the point."""
+
+    def runs(wildcards):
+        layout = point_layout(wildcards.comp, wildcards.T)
+        return [
+            pattern.format(comp=wildcards.comp, T=wildcards.T, rep=f"{r:02d}")
+            for r in sorted(layout)
+        ]
+
+    return runs
+
+
+def convergence_slots():
+    """Runs that go side by side (convergence.parallel_runs, else the cores given over
+    one run's threads, or the job limit of a cluster executor)."""
+    n = CFG["convergence"]["parallel_runs"]
+    if n:
+        return int(n)
+    local = workflow.local_exec
+    total = (workflow._cores if local else workflow.nodes) or 1
+    return max(1, int(total) // (md_threads() if local else 1))
 
 
 # Target lists -------------------------------------------------------------------
@@ -457,6 +591,10 @@ FIGURE_TARGETS = (
     if SEGMENTS.target_rel_error is not None
     else {}
 )
+if CONVERGENCE is not None:  # sigma*T has the relative error of sigma
+    FIGURE_TARGETS = {
+        ("sigmaT" if q == "sigma" else q): e for q, e in CONVERGENCE.targets.items()
+    }
 
 
 def finished(paths):

@@ -5,6 +5,7 @@ tidy table per kind with the run keys (campaign, x, m, T_K, replica) on every ro
 """
 
 from glassflow.analysis.runs import analyse_production_run, combine, write_tables
+from glassflow.campaign.convergence import add_point_columns, plan_from_config
 from glassflow.campaign.tables import runs_table
 from glassflow.config.rule_params import (
     execution_settings,
@@ -32,7 +33,11 @@ with logged(smk.log[0]):
     ]
     tables = combine(per_run)
     write_tables(tables, {name: smk.output[name] for name in tables})
-    write_parquet_atomic(runs_table(smk.input.run_jsons), smk.output.runs)
+    # with convergence targets: the point's replicas, trajectory, errors and stop reason
+    runs = add_point_columns(
+        runs_table(smk.input.run_jsons), list(smk.input.rounds), plan_from_config(cfg)
+    )
+    write_parquet_atomic(runs, smk.output.runs)
     plot_softness_overview(
         tables["softness_ions"], tables["softness_summary"], None, smk.output.softness_png
     )

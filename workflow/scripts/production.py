@@ -31,7 +31,7 @@ with logged(smk.log[0]) as log:
             smk.input.segment_records,
             smk.input.segment_frames,
             smk.input.segment_thermo,
-            SegmentPlan.from_protocol(cfg["protocol"], cfg["system"]["modifier"]),
+            SegmentPlan.from_config(cfg),
             smk.output.trajectory,
             say=log.info,
         )

@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 #: quantity names a target may use: D of an element, or the collective conductivity
 QUANTITY_PATTERN = re.compile(r"^(D_[A-Z][a-z]?|sigma)$")
@@ -89,7 +92,11 @@ class Decision:
 
 
 def convergence_problems(
-    conv: Mapping[str, Any], protocol: Mapping[str, Any], source: str
+    conv: Mapping[str, Any],
+    protocol: Mapping[str, Any],
+    source: str,
+    n_replicas: int = 1,
+    species: Sequence[str] | None = None,
 ) -> list[str]:
     """Problems of a ``convergence`` block, each naming its key; [] when it is valid.
 
@@ -102,6 +109,11 @@ def convergence_problems(
         The campaign's protocol (``production_ps``, ``segment_ps``) for the budget check.
     source : str
         Where the block comes from (file or ``config``), for the messages.
+    n_replicas : int
+        Replicas every point starts with (the campaign's ``replicas``): the budget
+        must hold them plus one extension, and ``max_replicas`` at least them.
+    species : sequence of str, optional
+        The system's elements: a ``D_<El>`` target must name one of them.
 
     Returns
     -------
@@ -117,6 +129,11 @@ def convergence_problems(
                 f"{source}: key 'convergence.targets.{q}': unknown quantity; expected "
                 "D_<element> (e.g. D_Na) or sigma"
             )
+        elif species is not None and q.startswith("D_") and q[2:] not in species:
+            out.append(
+                f"{source}: key 'convergence.targets.{q}': {q[2:]} is not an element of "
+                f"the system (expected D_ of one of {list(species)}, or sigma)"
+            )
         if not (isinstance(err, int | float) and not isinstance(err, bool) and 0 < err < 1):
             out.append(
                 f"{source}: key 'convergence.targets.{q}' = {err!r}: expected a 1 sigma "
@@ -126,9 +143,10 @@ def convergence_problems(
     if mode not in MODES:
         out.append(f"{source}: key 'convergence.mode' = {mode!r}: expected one of {list(MODES)}")
     n_max = conv.get("max_replicas")
-    if n_max is not None and not (isinstance(n_max, int) and n_max >= 1):
+    if n_max is not None and not (isinstance(n_max, int) and n_max >= max(1, n_replicas)):
         out.append(
-            f"{source}: key 'convergence.max_replicas' = {n_max!r}: expected an integer >= 1"
+            f"{source}: key 'convergence.max_replicas' = {n_max!r}: expected an integer >= "
+            f"the replicas every point starts with ({max(1, n_replicas)})"
         )
     budget = conv.get("max_trajectory_ps")
     one_round = float(protocol.get("segment_ps") or protocol["production_ps"])
@@ -137,11 +155,12 @@ def convergence_problems(
             out.append(
                 f"{source}: key 'convergence.max_trajectory_ps' = {budget!r}: expected ps > 0"
             )
-        elif targets and budget < float(protocol["production_ps"]) + one_round:
+        elif targets and budget < n_replicas * float(protocol["production_ps"]) + one_round:
             out.append(
                 f"{source}: key 'convergence.max_trajectory_ps' = {budget:g} ps leaves no "
-                f"room for one extension: expected at least production_ps + one round "
-                f"({float(protocol['production_ps']):g} + {one_round:g} ps)"
+                "room for one extension: expected at least replicas x production_ps + one "
+                f"segment ({n_replicas} x {float(protocol['production_ps']):g} + "
+                f"{one_round:g} ps)"
             )
     return out
 
@@ -258,3 +277,396 @@ def next_step(
         if math.isfinite(need)
         else f"missed: {worst}",
     )
+
+
+# --------------------------------------------------------------------------------------
+# the rounds of one point, as the workflow runs them
+# --------------------------------------------------------------------------------------
+#: a point's runs: replica number -> production segments it has
+Layout = dict[int, int]
+
+
+def plan_from_config(config: Mapping[str, Any]) -> ConvergencePlan | None:
+    """The :class:`ConvergencePlan` of a validated config; None without targets.
+
+    ``run_ps`` is ``protocol.production_ps`` (what a new replica runs), ``segment_ps``
+    the protocol's segment (default ``production_ps``), ``overhead_ps`` the
+    equilibration a new replica pays before production (its ramp depends on T and is
+    left out: it is the same for every T of a reheat and small next to production).
+    """
+    conv = config.get("convergence") or {}
+    targets = dict(conv.get("targets") or {})
+    if not targets:
+        return None
+    p = config["protocol"]
+    prod = float(p["production_ps"])
+    return ConvergencePlan(
+        targets={str(q): float(e) for q, e in targets.items()},
+        max_trajectory_ps=float(conv["max_trajectory_ps"]),
+        max_replicas=int(conv["max_replicas"]),
+        mode=str(conv.get("mode", "auto")),
+        run_ps=prod,
+        segment_ps=prod if p.get("segment_ps") is None else float(p["segment_ps"]),
+        overhead_ps=float(p["equilibration_ps"]),
+    )
+
+
+def initial_layout(n_replicas: int, n_segments: int) -> Layout:
+    """Round 0 of every point: replicas 1..n, each with the segments of production_ps."""
+    return {r: n_segments for r in range(1, n_replicas + 1)}
+
+
+def glass_replica(replica: int, n_glasses: int) -> int:
+    """The glass a run starts from: replica r of a point reheats glass ((r - 1) mod n) + 1,
+    so replicas beyond the campaign's ``replicas`` reuse its glasses in turn (with new
+    velocities, :func:`velocity_seed_needed`)."""
+    if replica < 1 or n_glasses < 1:
+        raise ValueError(f"replica {replica} / {n_glasses} glasses: both must be >= 1")
+    return (replica - 1) % n_glasses + 1
+
+
+def velocity_seed_needed(replica: int, n_glasses: int) -> bool:
+    """True for a replica that shares its glass with an earlier one: it draws new
+    Maxwell-Boltzmann velocities, so its trajectory is not a copy."""
+    return replica > n_glasses
+
+
+def layout_state(layout: Mapping[int, int], segment_ps: float) -> PointState:
+    """The :class:`PointState` of a layout: replicas and their mean production, ps."""
+    n = len(layout)
+    total = sum(layout.values()) * segment_ps
+    return PointState(n, total / n if n else 0.0)
+
+
+def apply_decision(layout: Mapping[int, int], decision: Decision, n_fixed: int) -> Layout:
+    """The layout after ``decision``: ``segments`` adds ``n`` segments to every replica;
+    ``replicas`` adds ``n`` replicas numbered after the last, each with ``n_fixed``."""
+    out = dict(layout)
+    if decision.action == "segments":
+        return {r: k + decision.n for r, k in out.items()}
+    if decision.action == "replicas":
+        top = max(out, default=0)
+        out.update({top + i: n_fixed for i in range(1, decision.n + 1)})
+        return out
+    if decision.action == "stop":
+        return out
+    raise ValueError(f"unknown convergence action {decision.action!r}")
+
+
+def decision_of_record(record: Mapping[str, Any], plan: ConvergencePlan) -> Decision:
+    """What a point does after a finished round (its ``round.json`` record).
+
+    The current ``plan`` decides whether the point stops (so a loosened target stops it,
+    and a tightened one extends a point that had stopped); otherwise the step written
+    in the record is taken as it was, so the runs already made stay the point's runs
+    whatever the cores of a later invocation (``slots`` is recorded with the round).
+    """
+    state = layout_state(_layout(record), plan.segment_ps)
+    errors = {
+        q: (math.inf if e is None or e >= 1e300 else float(e)) for q, e in record["errors"].items()
+    }
+    now = next_step(errors, state, plan, int(record["slots"]))
+    written = record.get("decision")
+    if now.action == "stop" or not written or written["action"] == "stop":
+        return now
+    return Decision(
+        written["action"],
+        int(written["n"]),
+        float(written["added_ps"]),
+        float(written["wall_ps"]),
+        str(written["reason"]),
+    )
+
+
+def _layout(record: Mapping[str, Any]) -> Layout:
+    return {int(r): int(k) for r, k in record["layout"].items()}
+
+
+def walk_rounds(
+    read_round: Callable[[int], Mapping[str, Any]],
+    layout0: Mapping[int, int],
+    plan: ConvergencePlan,
+    n_fixed: int,
+) -> tuple[Layout, list[Decision]]:
+    """The final layout of a point and the decision after each round.
+
+    ``read_round(i)`` returns round i's record; in the workflow it asks checkpoint
+    ``point_round``, which stops the walk (Snakemake's incomplete-checkpoint exception)
+    until that round has run. Terminates: every step adds trajectory within the
+    budget, and a spent budget stops.
+    """
+    layout = dict(layout0)
+    decisions: list[Decision] = []
+    i = 0
+    while True:
+        record = read_round(i)
+        if _layout(record) != layout:
+            raise ValueError(
+                f"round {i} of {record.get('comp')} T={record.get('T_K')} holds the runs "
+                f"{_layout(record)}, not {layout}: its record is stale; delete it to redo it"
+            )
+        d = decision_of_record(record, plan)
+        decisions.append(d)
+        if d.action == "stop":
+            return layout, decisions
+        layout = apply_decision(layout, d, n_fixed)
+        i += 1
+
+
+def point_transport(
+    replica_frames: Sequence[Sequence[str | Path]],
+    temperature_K: float,
+    dynamics: Mapping[str, Any] | None = None,
+) -> dict[str, tuple[float | None, float | None]]:
+    """Replica-pooled D of every element and collective σ of one point, with 1σ errors.
+
+    The same estimators as the pooled columns of the dynamics summary (one GLS fit of
+    all replicas' MSDs, eq 4; the stacked charge MSDs, eq 5; docs/transport.md), on the
+    runs' segment files before they are stitched.
+
+    Parameters
+    ----------
+    replica_frames : sequence of sequences of paths
+        For each replica, its segments' frame files in order.
+    temperature_K : float
+        T of the point, K.
+    dynamics : mapping, optional
+        The ``analysis.dynamics`` settings (lags, fit window).
+
+    Returns
+    -------
+    dict quantity -> (value, 1σ error)
+        ``D_<El>`` in cm²/s and ``sigma`` in S/cm; ``(None, None)`` where there is no
+        estimate (no diffusive regime).
+    """
+    from glassflow.analysis.dynamics.correlations import DynamicsSettings
+    from glassflow.analysis.dynamics.transport import (
+        a2ps_to_cm2s,
+        conductivity_estimate,
+        fit_einstein,
+    )
+    from glassflow.io.trajectory import open_trajectory
+    from glassflow.md.segments import charge_msd_curve, species_msd_curve
+
+    settings = DynamicsSettings.from_dict(dict(dynamics or {}))
+    fs = settings.fit_settings()
+    runs = [[open_trajectory(p) for p in files] for files in replica_frames]
+    if not runs or any(not r for r in runs):
+        raise ValueError("point_transport needs at least one segment file per replica")
+    first = runs[0][0]
+
+    def usable(c):  # the lags the pooled fit of the tables uses (lag 0 dropped)
+        keep = c.lag_frames >= 1
+        return type(c)(c.lag_frames[keep], c.msd[keep], c.n_particles, c.n_frames, c.dt_ps)
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    fits = {}
+    for el in first.species:
+        f = fit_einstein([usable(species_msd_curve(r, el, settings)) for r in runs], fs)
+        fits[el] = f
+        ok = f.diffusive and f.D is not None
+        out[f"D_{el}"] = (
+            (float(a2ps_to_cm2s(f.D)), float(a2ps_to_cm2s(f.D_err))) if ok else (None, None)
+        )
+    cond = conductivity_estimate(
+        fits,
+        {el: float(first.indices_of(el).size) for el in fits},
+        {el: float(first.charges[first.indices_of(el)].mean()) for el in fits},
+        [usable(charge_msd_curve(r, settings)) for r in runs],
+        [float(np.prod(r[0].box_A)) for r in runs],
+        float(temperature_K),
+        fs,
+    )
+    out["sigma"] = (cond.sigma, cond.sigma_err)
+    return out
+
+
+def layout_of_round(
+    read_round: Callable[[int], Mapping[str, Any]],
+    layout0: Mapping[int, int],
+    plan: ConvergencePlan,
+    n_fixed: int,
+    index: int,
+) -> Layout:
+    """The runs round ``index`` of a point judges: the initial layout with the steps of
+    rounds 0..index-1 applied.
+
+    Raises
+    ------
+    ValueError
+        When an earlier round stopped the point (round ``index`` is not part of it).
+    """
+    layout = dict(layout0)
+    for i in range(index):
+        d = decision_of_record(read_round(i), plan)
+        if d.action == "stop":
+            raise ValueError(f"round {index} is not needed: the point stopped after round {i}")
+        layout = apply_decision(layout, d, n_fixed)
+    return layout
+
+
+def round_record(
+    keys: Mapping[str, Any],
+    index: int,
+    layout: Mapping[int, int],
+    estimates: Mapping[str, tuple[float | None, float | None]],
+    plan: ConvergencePlan,
+    slots: int,
+) -> dict[str, Any]:
+    """The JSON record of one finished round of a point (``round.json``).
+
+    Parameters
+    ----------
+    keys : mapping
+        The point's keys (campaign, comp, x, m, T_K).
+    index : int
+        The round, 0-based.
+    layout : mapping replica -> segments
+        The runs this round judged.
+    estimates : mapping quantity -> (value, 1σ error)
+        :func:`point_transport` of those runs (cm²/s, S/cm).
+    plan : ConvergencePlan
+    slots : int
+        Runs that go side by side, recorded so that the step is replayed, not redone.
+
+    Returns
+    -------
+    dict
+        ``layout``, ``trajectory_ps``, ``estimates``, ``errors`` (relative, every
+        quantity; ``None`` for no estimate), ``targets``, ``slots`` and the step
+        ``decision`` (action, n, added_ps, wall_ps, reason).
+    """
+    errors = relative_errors(estimates)
+    state = layout_state(layout, plan.segment_ps)
+    d = next_step(errors, state, plan, slots)
+    return {
+        **dict(keys),
+        "round": int(index),
+        "layout": {str(r): int(k) for r, k in sorted(layout.items())},
+        "n_replicas": len(layout),
+        "trajectory_ps": float(state.trajectory_ps),
+        "estimates": {q: [v, e] for q, (v, e) in sorted(estimates.items())},
+        # JSON has no inf: a missing estimate is written as a huge error
+        "errors": {q: (e if math.isfinite(e) else 1e300) for q, e in sorted(errors.items())},
+        "targets": dict(plan.targets),
+        "slots": int(slots),
+        "decision": {
+            "action": d.action,
+            "n": d.n,
+            "added_ps": d.added_ps,
+            "wall_ps": d.wall_ps,
+            "reason": d.reason,
+        },
+    }
+
+
+def point_columns(records: Sequence[Mapping[str, Any]], plan: ConvergencePlan) -> dict[str, Any]:
+    """Runs-table columns of a point from its round records (in order): replicas,
+    segments and trajectory it ended with, rounds, reached errors and targets per
+    quantity, and the stop reason under the current ``plan``."""
+    if not records:
+        return {}
+    last = records[-1]
+    d = decision_of_record(last, plan)
+    out: dict[str, Any] = {
+        "point_rounds": len(records),
+        "point_replicas": int(last["n_replicas"]),
+        "point_segments": int(sum(last["layout"].values())),
+        "point_trajectory_ps": float(last["trajectory_ps"]),
+        "point_stop_reason": d.reason if d.action == "stop" else f"running: {d.reason}",
+    }
+    for q in sorted(plan.targets):
+        e = last["errors"].get(q)
+        out[f"rel_error_{q}"] = None if e is None or e >= 1e300 else float(e)
+        out[f"target_{q}"] = float(plan.targets[q])
+    return out
+
+
+def judge_round(
+    frames: Mapping[int, Sequence[str | Path]],
+    keys: Mapping[str, Any],
+    index: int,
+    plan: ConvergencePlan | None,
+    slots: int,
+    dynamics: Mapping[str, Any] | None,
+    record_out: str | Path,
+) -> dict[str, Any]:
+    """One round of a point: estimate, decide, write the record atomically.
+
+    Parameters
+    ----------
+    frames : mapping replica -> segment frame files (in order)
+        The runs the round judges; the layout is replica -> number of files.
+    keys : mapping
+        The point's keys (campaign, comp, x, m, T_K).
+    index : int
+        The round, 0-based.
+    plan : ConvergencePlan
+        The targets and budget (a config without targets has no rounds).
+    slots : int
+        Runs that go side by side.
+    dynamics : mapping, optional
+        The ``analysis.dynamics`` settings.
+    record_out : path
+        Where the record (:func:`round_record`) goes.
+
+    Returns
+    -------
+    dict
+        The record.
+    """
+    import logging
+
+    from glassflow.io.atomic import write_json_atomic
+
+    if plan is None:
+        raise ValueError("a convergence round needs convergence.targets in the config")
+    log = logging.getLogger(__name__)
+    reps = sorted(frames)
+    estimates = point_transport([frames[r] for r in reps], float(keys["T_K"]), dynamics)
+    layout = {r: len(frames[r]) for r in reps}
+    record = round_record(keys, index, layout, estimates, plan, slots)
+    for q, (v, e) in sorted(estimates.items()):
+        log.info("%s: %s", q, "no estimate" if v is None else f"{v:.4g} +- {e:.2g} ({e / v:.1%})")
+    d = record["decision"]
+    log.info(
+        "round %d of %s T=%g (%d replicas, %.4g ps): %s %s (%s)",
+        index,
+        keys.get("comp"),
+        float(keys["T_K"]),
+        len(layout),
+        record["trajectory_ps"],
+        d["action"],
+        d["n"] or "",
+        d["reason"],
+    )
+    write_json_atomic(record_out, record)
+    return record
+
+
+def add_point_columns(
+    runs: Any, round_files: Sequence[str | Path], plan: ConvergencePlan | None
+) -> Any:
+    """The runs table of one point with :func:`point_columns` on every row.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run of the point.
+    round_files : sequence of paths
+        The point's round records, in order (none: ``runs`` unchanged).
+    plan : ConvergencePlan or None
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import json
+
+    if not round_files or plan is None:
+        return runs
+    records = [json.loads(Path(p).read_text()) for p in round_files]
+    out = runs.copy()
+    for k, v in point_columns(records, plan).items():
+        out[k] = v
+    return out

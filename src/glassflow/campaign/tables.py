@@ -87,6 +87,9 @@ def run_row(run: Mapping[str, Any]) -> dict:
         timestep_fs=float(run["protocol"]["timestep_fs"]),
         melt_T_K=float(run["protocol"]["melt_T_K"]),
         seed=int(run["seed"]),
+        # the glass the run reheated (another replica's, for a replica added by the
+        # convergence rounds, which then draws new velocities)
+        glass_replica=int(run.get("glass_replica", run["replica"])),
         n_frames=int(run["n_frames"]),
         production_wall_s=float(run["wall_time_s"]),
         glass_wall_s=float(run["glass_wall_time_s"]),

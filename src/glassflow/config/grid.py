@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glassflow.campaign.convergence import convergence_problems
 from glassflow.config.checks import analysis_problems, results_dir_problems, run_facts
 from glassflow.config.schema import ConfigError, config_error, load_schema, validate_config
 from glassflow.md.cell import cell_length_for_density, density_for_cell_length
@@ -378,8 +379,24 @@ def _check_protocol(cfg: dict[str, Any]) -> None:
             f"(dump_interval_fs = {p['dump_interval_fs']})"
         )
     sysc = cfg["system"]
-    if problems := segment_problems(p, (sysc["modifier"], sysc["former"], sysc["anion"])):
+    species = (sysc["modifier"], sysc["former"], sysc["anion"])
+    if problems := segment_problems(p, species):
         raise config_error(problems)
+    conv = cfg.get("convergence") or {}
+    if conv.get("targets"):
+        problems = convergence_problems(conv, p, "config", int(cfg["replicas"]), species)
+        if conv.get("max_trajectory_ps") is None:
+            problems.append(
+                "config key 'convergence.max_trajectory_ps': a point's budget in ps is "
+                "needed with convergence.targets"
+            )
+        if p.get("target_rel_error") is not None:
+            problems.append(
+                "config key 'protocol.target_rel_error': give D targets in "
+                "convergence.targets instead (both cannot decide a run's length)"
+            )
+        if problems:
+            raise config_error(problems)
     q = p["quench"]
     if q["mode"] == "three_stage" and not (
         p["melt_T_K"] > q["slow_from_K"] > q["slow_to_K"] >= p["relax_T_K"]

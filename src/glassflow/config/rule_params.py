@@ -266,6 +266,10 @@ def physics_config(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[st
             del out["engine"]["kind"]
     if not out.get("crosscheck", {}).get("enabled", False):
         out.pop("crosscheck", None)  # off (the default): as before it existed
+    if not out.get("convergence", {}).get("targets"):
+        out.pop("convergence", None)  # no targets (the default): as before it existed
+    elif "convergence" in out:  # how many runs go side by side is not physics
+        out["convergence"] = {k: v for k, v in out["convergence"].items() if k != "parallel_runs"}
     if "analysis" in out:
         out["analysis"] = {
             name: {

@@ -180,7 +180,7 @@ def run_production_segment(
     segment = Segment(
         k, round(start_ps * 1000.0 / dt), round(end_ps * 1000.0 / dt), Path(start_file)
     )
-    if k > 1:  # the previous segment must have asked for this one
+    if k > 1 and not plan.point_rounds:  # the previous segment must have asked for this one
         if previous_record is None:
             raise ValueError(f"segment {k} needs the record of segment {k - 1}")
         previous = json.loads(Path(previous_record).read_text())

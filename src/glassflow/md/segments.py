@@ -21,6 +21,7 @@ tables will report for that trajectory.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ FloatArray = npt.NDArray[np.float64]
 CONVERGED = "converged"
 MAX_REACHED = "max_production_ps reached"
 FIXED_LENGTH = "fixed length"
+POINT_ROUNDS = "set by the convergence rounds of its (composition, T)"
 #: relative tolerance when comparing lengths in ps (they come from YAML floats)
 _PS_TOL = 1e-9
 
@@ -53,7 +55,10 @@ class SegmentPlan:
     """How a production run is cut into segments and when it stops (module doc).
 
     Lengths in ps. ``production_ps`` and ``max_production_ps`` are whole numbers of
-    ``segment_ps`` (checked by :func:`segment_problems`).
+    ``segment_ps`` (checked by :func:`segment_problems`). With ``point_rounds`` a run's
+    length is not decided by its own D but by the convergence rounds of its
+    (composition, T) (:mod:`glassflow.campaign.convergence`): its segments are those the
+    rounds asked for, at most ``max_production_ps``.
     """
 
     production_ps: float
@@ -61,6 +66,22 @@ class SegmentPlan:
     max_production_ps: float
     target_rel_error: float | None
     converge_species: tuple[str, ...]
+    point_rounds: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SegmentPlan:
+        """The plan of a validated config: :meth:`from_protocol`, or with convergence
+        targets (``convergence.targets``) a plan whose segments the point's rounds set,
+        up to the point's whole budget ``convergence.max_trajectory_ps`` for one run."""
+        plan = cls.from_protocol(config["protocol"], config["system"]["modifier"])
+        conv = config.get("convergence") or {}
+        if not conv.get("targets"):
+            return plan
+        top = float(conv["max_trajectory_ps"])
+        n = max(plan.n_fixed, math.floor(top / plan.segment_ps + _PS_TOL))
+        return dataclasses.replace(
+            plan, max_production_ps=n * plan.segment_ps, target_rel_error=None, point_rounds=True
+        )
 
     @classmethod
     def from_protocol(cls, protocol: Mapping[str, Any], modifier: str) -> SegmentPlan:
@@ -87,14 +108,14 @@ class SegmentPlan:
     def n_max(self) -> int:
         """Most segments a run can have: ``max_production_ps / segment_ps`` (with a
         target), else :attr:`n_fixed`."""
-        if self.target_rel_error is None:
+        if self.target_rel_error is None and not self.point_rounds:
             return self.n_fixed
         return max(self.n_fixed, round(self.max_production_ps / self.segment_ps))
 
     @property
     def segmented(self) -> bool:
         """False for today's single production job: no target and one segment."""
-        return self.target_rel_error is not None or self.n_fixed > 1
+        return self.target_rel_error is not None or self.point_rounds or self.n_fixed > 1
 
     def bounds_ps(self, k: int) -> tuple[float, float]:
         """Production time (ps) at the start and end of segment ``k`` (1-based)."""
@@ -354,6 +375,55 @@ def species_msd_curve(
     return MSDCurve(lags, acc[lags] / idx.size, float(idx.size), n, dt)
 
 
+def charge_msd_curve(trajectories: Sequence[Trajectory], settings: DynamicsSettings) -> MSDCurve:
+    """Collective charge MSD ``<|sum_i z_i dr_i(t)|^2>`` (eq 5, e^2 Å^2) over consecutive
+    trajectory files, centre-of-mass drift removed, on the dynamics analysis' lags.
+
+    The same quantity as the ``charge_msd_e2A2`` curve of
+    :func:`glassflow.analysis.dynamics.correlations.analyse_trajectory` for the stitched
+    run; ``n_particles`` is 1 (one collective displacement per cell).
+
+    Parameters
+    ----------
+    trajectories : sequence of Trajectory
+        Consecutive, non-overlapping frames of one run, in order.
+    settings : DynamicsSettings
+        ``chunk_atoms`` and the lag grid.
+
+    Returns
+    -------
+    MSDCurve
+        Lags in frames, MSD in e^2 Å^2.
+    """
+    from glassflow.analysis.dynamics.correlations import (
+        analysis_lags,
+        displacement_moment_sums,
+        frame_interval_ps,
+    )
+    from glassflow.analysis.dynamics.transport import MSDCurve
+
+    if not trajectories:
+        raise ValueError("charge_msd_curve needs at least one trajectory")
+    _check_same_system(trajectories)
+    first = trajectories[0]
+    dt = frame_interval_ps(trajectory_times_ps(trajectories))
+    n = sum(t.n_frames for t in trajectories)
+    charges, masses = first.charges, first.masses
+    jsum = np.zeros((3, n))
+    msum = np.zeros((3, n))
+    every = np.arange(charges.size)
+    for s in range(0, every.size, settings.chunk_atoms):
+        atoms = every[s : s + settings.chunk_atoms]
+        pos = np.concatenate([t.positions(atoms=atoms) for t in trajectories], axis=0)
+        pos = np.ascontiguousarray(np.transpose(pos, (1, 2, 0)), np.float64)  # (atoms, 3, T)
+        jsum += np.einsum("a,adt->dt", charges[atoms], pos)
+        msum += np.einsum("a,adt->dt", masses[atoms], pos)
+    j = jsum - float(charges.sum()) * msum / float(masses.sum())
+    c_full = displacement_moment_sums(np.ascontiguousarray(j[None]), fourth=False)[0]
+    lags = analysis_lags(n, settings)
+    return MSDCurve(lags, c_full[lags], 1.0, n, dt)
+
+
 def species_diffusion(
     trajectories: Sequence[Trajectory], species: str, settings: DynamicsSettings | None = None
 ) -> DiffusionFit:
@@ -439,7 +509,9 @@ def run_summary(records: Sequence[Mapping[str, Any]], plan: SegmentPlan) -> dict
     return {
         "n_segments": len(records),
         "total_production_ps": float(records[-1]["total_ps"]),
-        "stop_reason": record_decision(records[-1], plan).reason,
+        "stop_reason": POINT_ROUNDS
+        if plan.point_rounds
+        else record_decision(records[-1], plan).reason,
         "segment_end_ps": [float(r["total_ps"]) for r in records],
         "segment_rel_errors": {el: [rel_errors_of(r).get(el) for r in records] for el in elements},
     }

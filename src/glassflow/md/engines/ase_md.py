@@ -207,7 +207,11 @@ def run_stages(
 
             s = engine.settings
             FIRE(atoms, logfile=None).run(fmax=s.minimize_fmax_eV_A, steps=s.minimize_max_steps)
-        if not np.any(atoms.get_momenta()):
+        if context.get("velocity_seed"):  # a replica that shares its glass: new velocities
+            thermalize_momenta(
+                atoms, stages[0].T_start_K, rng=np.random.default_rng(int(context["velocity_seed"]))
+            )
+        elif not np.any(atoms.get_momenta()):
             thermalize_momenta(atoms, stages[0].T_start_K, rng=rng)
         Stationary(atoms)
     atoms.set_constraint(FixCom())
