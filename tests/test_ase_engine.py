@@ -424,3 +424,25 @@ def test_chgnet_run_resumes_exactly_after_sigkill(tmp_path):
     assert open_trajectory(got).n_frames == 7
     assert got.read_bytes() == ref.read_bytes()
     assert (runs["killed"] / "end.state").read_bytes() == (runs["ref"] / "end.state").read_bytes()
+
+
+def test_a_velocity_seed_draws_new_velocities_reproducibly(tmp_path):
+    """A replica that reheats another's glass gets new Maxwell-Boltzmann velocities: the
+    same velocity seed gives the same run, another seed or none a different one."""
+    start = lj_cell(tmp_path / "cell.data")
+
+    def first_velocities(name, **extra):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        LJEngine().run_segment(
+            workdir, segment(1, 0, 10, start), {**CONTEXT, **extra}, PROTOCOL, 900.0,
+            workdir / "job.log", workdir / "frames.gtrj", workdir / "end.state",
+        )  # fmt: skip
+        return open_trajectory(workdir / "frames.gtrj").velocities()[0]
+
+    plain = first_velocities("plain")
+    a = first_velocities("a", velocity_seed=5)
+    again = first_velocities("again", velocity_seed=5)
+    other = first_velocities("other", velocity_seed=6)
+    assert np.array_equal(a, again)
+    assert np.abs(a - plain).max() > 0.1 and np.abs(a - other).max() > 0.1

@@ -112,6 +112,20 @@ def test_rendered_input_is_readable_and_formatted(tiny_inputs):
     assert "{{" not in text and "{%" not in text
 
 
+def test_a_velocity_seed_draws_new_velocities_at_the_start_temperature(tiny_inputs):
+    """A replica that reheats another's glass: `velocity create` at the ramp's start
+    (relax_T_K for a reheat) with its seed, before the momentum is zeroed."""
+    _, _, ctx, cfg = tiny_inputs
+    plain = render_production(ctx, cfg["protocol"], 1800.0, "../glass.data")
+    assert "velocity        all create" not in plain
+    text = render_production(dict(ctx, velocity_seed=4711), cfg["protocol"], 1800.0, "g.data")
+    line = "velocity        all create 300.000 4711 dist gaussian mom yes rot yes"
+    assert line in text
+    assert text.index(line) < text.index("velocity        all zero linear")
+    with pytest.raises(ValueError):
+        render_production(dict(ctx, velocity_seed="1; shell rm"), cfg["protocol"], 1800.0, "g")
+
+
 @pytest.mark.lammps
 def test_rendered_inputs_run_a_few_steps(tiny_inputs, lmp, tmp_path):
     camp, cr, ctx, cfg = tiny_inputs
