@@ -35,6 +35,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/resources.smk"
 include: "workflow/rules/md.smk"
 include: "workflow/rules/convergence.smk"
 include: "workflow/rules/analysis.smk"

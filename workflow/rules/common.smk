@@ -258,43 +258,6 @@ def md_gpus():
     return MD_RESOURCES["gpu"]
 
 
-# Cost model for runtime requests: atom-steps per second of one CPU core with this
-# force field (measured: 3000 atoms at 7.4 ns/day on one core).
-CPU_ATOM_STEPS_PER_S = 3000 * 7.4e6 / 86400
-
-
-def md_minutes(n_atoms, n_steps, attempt):
-    """Requested runtime (min): CPU estimate x2 safety, x attempt, at least 10 min."""
-    speed = CPU_ATOM_STEPS_PER_S * md_threads() * (10.0 if md_gpus() else 1.0)
-    return max(10, math.ceil(2.0 * attempt * n_atoms * n_steps / speed / 60.0))
-
-
-def melt_quench_runtime(wildcards, attempt):
-    p = CFG["protocol"]
-    ps = p["melt_ps"] + p["relax_ps"] + (p["melt_T_K"] - p["relax_T_K"]) / 10.0
-    n = comp_run(wildcards).composition.n_atoms
-    return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
-
-
-def production_runtime(wildcards, attempt):
-    if SEGMENTS.segmented:  # stitching the segments' files
-        return 10 * attempt
-    p = CFG["protocol"]
-    ps = p["equilibration_ps"] + p["production_ps"] + 3000.0 / p["ramp_rate_K_ps"]
-    n = comp_run(wildcards).composition.n_atoms
-    return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
-
-
-def segment_runtime(wildcards, attempt):
-    """MD time of one segment (the first one also ramps and equilibrates)."""
-    p = CFG["protocol"]
-    ps = SEGMENTS.segment_ps
-    if int(wildcards.seg) == 1:
-        ps += p["equilibration_ps"] + 3000.0 / p["ramp_rate_K_ps"]
-    n = comp_run(wildcards).composition.n_atoms
-    return md_minutes(n, ps * 1000 / p["timestep_fs"], attempt)
-
-
 def production_threads():
     return 1 if SEGMENTS.segmented else md_threads()
 
@@ -349,16 +312,6 @@ def segment_inputs(wildcards):
     )
 
 
-def segment_mem_mb(wildcards, attempt):
-    """Memory of the D estimate: one block of atoms over every frame so far."""
-    p = CFG["protocol"]
-    frames = (
-        SEGMENTS.bounds_ps(segment_number(wildcards))[1] * 1000 / p["dump_interval_fs"]
-    )
-    block = DYNAMICS_SETTINGS.get("chunk_atoms", 256) * 3 * (frames + 1) * 8 * 8
-    return max(2000, math.ceil(attempt * (block / 1e6 + 1000)))
-
-
 def production_segments(wildcards):
     """Segments of a run: the ones that cover production_ps, then (with a target) one
     more for each segment whose verdict is 'not converged', up to max_production_ps.
@@ -407,16 +360,6 @@ def production_inputs(wildcards):
             )
         },
     }
-
-
-def trajectory_mem_mb(wildcards, attempt):
-    """Analysis memory: about twice one trajectory, at least 1 GB."""
-    p = CFG["protocol"]
-    longest = SEGMENTS.n_max * SEGMENTS.segment_ps  # a segmented run may be extended
-    frames = longest * 1000 / p["dump_interval_fs"] + 1
-    n = comp_run(wildcards).composition.n_atoms
-    vel = 2 if p["dump_velocities"] else 1
-    return max(1000, math.ceil(attempt * (2 * frames * n * 12 * vel / 1e6 + 500)))
 
 
 # Convergence rounds of a point ------------------------------------------------------

@@ -11,7 +11,8 @@ change what it computes, spelled one way:
   ``3000`` and ``3000.0`` give the same params.
 
 How LAMMPS is launched is not physics: ``engine.command``, ``launcher``, ``mpi_ranks``,
-``threads``, ``gpus``, ``accelerator`` and ``conda_env`` (and the neighbour-search
+``threads``, ``gpus``, ``accelerator``, ``conda_env`` and the speed used for runtime
+requests ``atom_steps_per_s`` (and the neighbour-search
 threads ``analysis.structure.workers``) never enter params. The scripts read them
 from the validated config with :func:`execution_settings` and record them in
 ``glass.json`` / ``run.json``. Which key reruns which rule: docs/reruns.md.
@@ -29,6 +30,7 @@ from glassflow.md.potential import Potential
 # engine keys that decide how LAMMPS is launched, not what it computes
 ENGINE_EXECUTION_KEYS: tuple[str, ...] = (
     "accelerator",
+    "atom_steps_per_s",
     "command",
     "conda_env",
     "gpu_model",
