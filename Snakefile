@@ -10,6 +10,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config.schema import ConfigError, validate_config
+from glassflow.config.validated import mark_validated
 
 # The embedded default campaign. `--config key=value` merges into it (Snakemake
 # applies command-line values over the config file); `--configfile` replaces it.
@@ -21,14 +22,15 @@ if not workflow.overwrite_configfiles:
 
 # Schema validation: values coerced to the schema's types (2.0 -> 2, "true" -> True),
 # defaults filled, and one short line per problem instead of a schema dump.
+# Validated once per Snakemake process: the digest of the result goes into the
+# environment, and the campaign expansion (common.smk) and the script jobs (child
+# processes) skip the schema pass for a config with that digest.
+CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
-    config.update(
-        validate_config(
-            config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
-        )
-    )
+    config.update(validate_config(config, CONFIG_SCHEMA))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+mark_validated(config, CONFIG_SCHEMA)
 
 
 report: "workflow/report/workflow.rst"

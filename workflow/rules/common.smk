@@ -38,7 +38,10 @@ from glassflow.campaign.convergence import (
 
 SCHEMA_FILE = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
-    CAMPAIGN = build_campaign(config, SCHEMA_FILE, root=Path(workflow.basedir))
+    # validated=True: the Snakefile validated config (its digest marks it)
+    CAMPAIGN = build_campaign(
+        config, SCHEMA_FILE, root=Path(workflow.basedir), validated=True
+    )
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 

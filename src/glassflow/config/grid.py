@@ -9,6 +9,7 @@ cutoff, potential covers the elements, N large enough -- naming the smallest
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from glassflow.campaign.convergence import convergence_problems
 from glassflow.config.checks import analysis_problems, results_dir_problems, run_facts
 from glassflow.config.schema import ConfigError, config_error, load_schema, validate_config
+from glassflow.config.validated import is_marked_validated
 from glassflow.md.cell import cell_length_for_density, density_for_cell_length
 from glassflow.md.composition import (
     Composition,
@@ -253,6 +255,7 @@ def build_campaign(
     schema_path: str | Path,
     root: str | Path = ".",
     check_writable: bool = True,
+    validated: bool = False,
 ) -> Campaign:
     """Validate ``config`` and expand it into a :class:`Campaign` (no expensive work).
 
@@ -268,6 +271,11 @@ def build_campaign(
         Refuse a ``results_dir`` in which the results cannot be written
         (:func:`~glassflow.config.checks.results_dir_problems`; relative paths are
         taken from the working directory). Off for tools that only read results.
+    validated
+        ``config`` comes from the Snakefile, which validated it: skip the schema pass
+        when its digest matches the mark the Snakefile left
+        (:mod:`glassflow.config.validated`); validate otherwise. A direct call (False)
+        always validates.
 
     Returns
     -------
@@ -279,7 +287,10 @@ def build_campaign(
     ConfigError
         With a short message naming the config key of every problem found.
     """
-    cfg = validate_config(config, schema_path)
+    if validated and is_marked_validated(config, schema_path):
+        cfg = copy.deepcopy(dict(config))  # validate_config's output is a copy too
+    else:
+        cfg = validate_config(config, schema_path)
     root = Path(root)
     name = _checked(check_name, cfg["campaign"], "campaign")
     _checked(check_results_dir, cfg["results_dir"], "results_dir")

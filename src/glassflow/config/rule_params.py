@@ -292,8 +292,17 @@ def script_config(config: Mapping[str, Any], scriptdir: str | Path) -> dict[str,
 
     ``config`` is ``snakemake.config`` (it may lack defaults), ``scriptdir`` is
     ``snakemake.scriptdir``; the schema is ``workflow/schemas/config.schema.yaml``.
+    The Snakefile validated it already: when its digest matches the mark the Snakefile
+    left in the environment (:mod:`glassflow.config.validated`) it is returned as it is
+    (a copy), otherwise validated here.
     """
-    from glassflow.config.schema import validate_config
+    import copy
+
+    from glassflow.config.validated import is_marked_validated
 
     schema = workflow_root(scriptdir) / "workflow" / "schemas" / "config.schema.yaml"
+    if is_marked_validated(config, schema):
+        return copy.deepcopy(dict(config))
+    from glassflow.config.schema import validate_config
+
     return validate_config(dict(config), schema)
