@@ -196,9 +196,8 @@ def test_speed_key_is_checked_and_changes_no_physics(tiny_config):
         validate_config({**tiny_config, "engine": {"atom_steps_per_s": 0}}, SCHEMA)
 
 
-def test_dry_run_asks_for_the_slow_quench_and_the_ramp_of_each_T(tmp_path, tiny_config):
-    """A 1 K/ps quench: the melt-quench job asks for what its steps take at the speed
-    given, and production for its own ramp (1300 K at 1600 K, not a fixed 3000 K)."""
+def dry_run_runtimes(workdir: Path, cfg: dict) -> dict[str, set[int]]:
+    """Runtime requests (min) of each rule in a dry run of ``cfg``."""
     import re
     import subprocess
     import sys
@@ -206,34 +205,60 @@ def test_dry_run_asks_for_the_slow_quench_and_the_ramp_of_each_T(tmp_path, tiny_
     import yaml
     from conftest import ROOT
 
-    cfg = dict(tiny_config, temperatures_K=[1600], replicas=1, results_dir=str(tmp_path / "r"))
-    cfg["compositions"] = {"n_atoms": 150, "grid": {"x": [0.5], "m": [2.0]}}  # 50 Na 25 Si 75 S
-    cfg["protocol"] = dict(
-        cfg["protocol"], timestep_fs=1.0, minimize=False, quench={"mode": "rate", "rate_K_ps": 1.0}
-    )
-    # 150 atoms at 150 atom-steps/s: one step per second
-    cfg["engine"] = dict(cfg["engine"], atom_steps_per_s=150.0)
-    config = tmp_path / "c.yaml"
+    config = workdir / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n", "--cores", "1"]
-        + ["--configfile", str(config), "-d", str(tmp_path)],
-        cwd=tmp_path,
+        + ["--configfile", str(config), "-d", str(workdir)],
+        cwd=workdir,
         capture_output=True,
         text=True,
         timeout=300,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    runtime = {}
+    runtime: dict[str, set[int]] = {}
     for block in out.split("\nrule ")[1:]:
-        rule = block.split(":", 1)[0]
         found = re.search(r"runtime=(\d+)", block)
         if found:
-            runtime[rule] = int(found.group(1))
+            runtime.setdefault(block.split(":", 1)[0], set()).add(int(found.group(1)))
+    return runtime
+
+
+def slow_quench_config(tiny_config: dict, results: Path, replicas: int = 1) -> dict:
+    cfg = dict(tiny_config, temperatures_K=[1600], replicas=replicas, results_dir=str(results))
+    cfg["compositions"] = {"n_atoms": 150, "grid": {"x": [0.5], "m": [2.0]}}  # 50 Na 25 Si 75 S
+    cfg["protocol"] = dict(
+        cfg["protocol"], timestep_fs=1.0, minimize=False, quench={"mode": "rate", "rate_K_ps": 1.0}
+    )
+    return cfg
+
+
+def test_dry_run_asks_for_the_slow_quench_and_the_ramp_of_each_T(tmp_path, tiny_config):
+    """A 1 K/ps quench: the melt-quench job asks for what its steps take at the speed
+    given, and production for its own ramp (1300 K at 1600 K, not a fixed 3000 K)."""
+    cfg = slow_quench_config(tiny_config, tmp_path / "r")
+    # 150 atoms at 150 atom-steps/s: one step per second
+    cfg["engine"] = dict(cfg["engine"], atom_steps_per_s=150.0)
+    runtime = dry_run_runtimes(tmp_path, cfg)
     # melt 1 ps + 2700 K at 1 K/ps + relax 0.5 ps = 1000 + 2,700,000 + 500 steps = s;
     # x2 safety / 60 = 90,050 min
-    assert runtime["melt_quench"] == 90_050
+    assert runtime["melt_quench"] == {90_050}
     # ramp 300 -> 1600 K at 5000 K/ps = 260 steps, equilibration 500, production 4000:
     # 4760 s x 2 / 60 = 158.7 -> 159 min
-    assert runtime["production"] == 159
+    assert runtime["production"] == {159}
+
+
+def test_dry_run_uses_the_speed_of_finished_glasses(tmp_path, tiny_config):
+    """Without engine.atom_steps_per_s, the glass a campaign already made sets the speed
+    of the jobs still to run (here replica 2): 150 atoms x 17,700 steps in 17,700 s."""
+    cfg = slow_quench_config(tiny_config, tmp_path / "r", replicas=2)
+    glass = tmp_path / "r" / "tiny" / "x0.50_m2.00" / "rep01" / "glass" / "glass.json"
+    write_glass(glass, 17_700.0, {"accelerator": "none", "mpi_ranks": 1, "threads": 1})
+    record = json.loads(glass.read_text())
+    record["counts"] = {"Na": 50, "Si": 25, "S": 75}
+    glass.write_text(json.dumps(record))
+    runtime = dry_run_runtimes(tmp_path, cfg)
+    # 150 atom-steps/s measured: the same requests as when it is configured
+    assert runtime["melt_quench"] == {90_050}
+    assert runtime["production"] == {159}
