@@ -16,6 +16,10 @@ as it is launched (all its ranks, threads and GPUs): ``engine.atom_steps_per_s``
 set, else the speed measured on this campaign's finished MD (``glass.json`` and
 ``run.json`` of runs launched the same way, :func:`measured_speed`), else a constant
 (:data:`CPU_ATOM_STEPS_PER_S` per core; :data:`GPU_ATOM_STEPS_PER_S` per GPU job).
+The records are read rather than the Snakemake benchmark files
+(``benchmarks/<rule>/*.tsv``): they hold LAMMPS's own wall time and the protocol the job
+ran, where a benchmark file also counts the job's start-up and, for a segment, its D
+estimate, and does not say which protocol it timed.
 The Slurm request is that time times :data:`SAFETY` times the attempt, at least
 :data:`MIN_MINUTES` (:func:`runtime_minutes`). docs/slurm.md, "How long an MD job
 asks to run".
