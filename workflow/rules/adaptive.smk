@@ -26,7 +26,10 @@ checkpoint adaptive_round:
         round=adaptive_round_groups,
         adaptive=canonical(CFG["adaptive"]),
         dynamics=DYNAMICS_SETTINGS,
-        allow_replicas=CONVERGENCE is None,
+        # extra replicas of a measured m: not with convergence targets (they decide
+        # replicas) nor with adaptive.new_compositions_only
+        allow_replicas=CONVERGENCE is None
+        and not CFG["adaptive"].get("new_compositions_only", False),
         campaign=CAMPAIGN.name,
     script:
         "../scripts/adaptive_round.py"

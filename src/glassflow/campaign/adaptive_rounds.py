@@ -44,7 +44,7 @@ from glassflow.campaign.adaptive import (
 from glassflow.md.composition import composition_label
 
 #: keys of the ``adaptive`` block that are not :class:`AdaptiveSettings` fields
-CAMPAIGN_KEYS = ("enabled", "x", "temperatures_K", "quantity", "seed")
+CAMPAIGN_KEYS = ("enabled", "x", "temperatures_K", "quantity", "seed", "new_compositions_only")
 QUANTITY_PATTERN = re.compile(r"^(sigma|D_[A-Z][a-z]?)$")
 #: m of the composition family: from SiS2 (m = 2) up; labels carry m at two decimals
 M_LIMITS = (2.0, math.inf)
@@ -70,6 +70,9 @@ class AdaptiveCampaign:
         Seed of the core's random streams (with the round index).
     settings : AdaptiveSettings
         Bounds, steps, budget and goal of the core.
+    new_compositions_only : bool
+        Never choose a measured m again (no extra replicas); always so with
+        convergence targets, which decide a point's replicas themselves.
     """
 
     x: float
@@ -77,6 +80,7 @@ class AdaptiveCampaign:
     quantity: str
     seed: int
     settings: AdaptiveSettings
+    new_compositions_only: bool = False
 
 
 def _settings_block(block: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,6 +184,7 @@ def adaptive_from_config(cfg: Mapping[str, Any]) -> AdaptiveCampaign | None:
         quantity=str(block.get("quantity", "sigma")),
         seed=int(block.get("seed", 0)),
         settings=settings_from_mapping(core, M_LIMITS, check=False),
+        new_compositions_only=bool(block.get("new_compositions_only", False)),
     )
 
 
@@ -426,7 +431,9 @@ def _posterior(fit: Any, settings: AdaptiveSettings) -> dict[str, list[float]]:
     return {"m": grid.tolist(), "mean": mean.tolist(), "std": std.tolist()}
 
 
-def _judge(rows: Sequence[Mapping[str, Any]], ad: AdaptiveCampaign, index: int) -> dict[str, Any]:
+def _judge(
+    rows: Sequence[Mapping[str, Any]], ad: AdaptiveCampaign, index: int, replicas: bool
+) -> dict[str, Any]:
     """Fit, location, stop and choice at one temperature from its data rows."""
     used = [r for r in rows if r["used"]]
     if len({round(r["m"], 9) for r in used}) < 3:
@@ -443,6 +450,9 @@ def _judge(rows: Sequence[Mapping[str, Any]], ad: AdaptiveCampaign, index: int) 
         ad.seed,
         index,
         [r["n_runs"] for r in used],
+        replicas=replicas,
+        avoid=[r["m"] for r in rows if not r["used"]],  # measured, without an estimate
+        other_runs=sum(int(r["n_runs"]) for r in rows if not r["used"]),
     )
     loc = plan.location
     return {
@@ -518,7 +528,8 @@ def decide_round(
         Pooled estimate of every point at every judged temperature.
     ad : AdaptiveCampaign
     allow_replicas : bool
-        See :func:`map_choice`.
+        False: the core chooses new compositions only (convergence targets on, or
+        ``new_compositions_only``); see :func:`map_choice`.
     keys : mapping, optional
         Extra keys stored first (campaign name).
 
@@ -531,7 +542,8 @@ def decide_round(
         ``stop`` (None while the campaign goes on).
     """
     per_t = {
-        int(t): _judge(data_rows(points, estimates[int(t)]), ad, index) for t in ad.temperatures_K
+        int(t): _judge(data_rows(points, estimates[int(t)]), ad, index, allow_replicas)
+        for t in ad.temperatures_K
     }
     going = [t for t in ad.temperatures_K if not per_t[int(t)]["stop"]]
     decided = int(going[0]) if going else None
@@ -541,8 +553,8 @@ def decide_round(
         stop = "; ".join(f"T = {t} K: {per_t[int(t)]['stop']}" for t in ad.temperatures_K)
     elif not added and not extra:
         stop = (
-            f"{NO_NEW_POINT}: every choice ({chosen}) was a measured m, and with "
-            "convergence targets the targets decide a point's replicas"
+            f"{NO_NEW_POINT}: no m at least min_step from the measured ones is left "
+            f"(choice {chosen}), and extra replicas are not allowed"
         )
     else:
         stop = None
