@@ -247,19 +247,27 @@ def test_new_compositions_only_never_runs_a_measured_m_again():
 
 
 def test_a_composition_without_estimate_counts_in_the_budget_and_is_not_chosen_again():
-    _, ad = _ad(n_initial=5, min_step=0.1, resolution=0.05, max_runs=7, runs_per_round=2)
+    # a map of known accuracy: the widest gap, 2.25-2.75, is where the largest std is,
+    # at its middle 2.5 (the composition without an estimate) unless that counts as taken
+    _, ad = _ad(n_initial=5, min_step=0.12, resolution=0.01, max_runs=9, runs_per_round=4)
+    ad = dataclasses.replace(ad, settings=dataclasses.replace(ad.settings, goal="uncertainty"))
     p0 = initial_points(ad, 1)
-    est = _estimates(p0)
-    est[2400]["x0.50_m2.50"] = (None, None, 1)  # not diffusive: no estimate
-    record = decide_round(0, p0, est, ad, allow_replicas=False)
+
+    def est_of(points):
+        sigma = {c: 10.0 ** (-1.0 - 4.0 * (p.m - 2.5) ** 2) for c, p in points.items()}
+        out = {c: (v, 0.05 * v, points[c].replicas) for c, v in sigma.items()}
+        return {2400: dict(out, **{"x0.50_m2.50": (None, None, 1)})}  # not diffusive
+
+    record = decide_round(0, p0, est_of(p0), ad, allow_replicas=False)
     data = record["temperatures"]["2400"]["data"]
     assert [d["used"] for d in data] == [True, True, False, True, True]
-    assert record["runs_spent"] == 5 and len(record["added"]) == 2
-    assert all(abs(a["m"] - 2.5) >= 0.1 - 1e-9 for a in record["added"])
+    assert record["runs_spent"] == 5 and len(record["added"]) == 4
+    # no new composition next to it, and no choice of it that would be dropped
+    assert all(abs(a["m"] - 2.5) >= 0.12 - 1e-9 for a in record["added"]), record["added"]
+    assert record["dropped_m"] == []
     p1 = apply_record(p0, record)
-    est = _estimates(p1)
-    est[2400]["x0.50_m2.50"] = (None, None, 1)
-    assert decide_round(1, p1, est, ad, False)["stop"] == "T = 2400 K: budget spent (7 of 7 runs)"
+    est = est_of(p1)
+    assert decide_round(1, p1, est, ad, False)["stop"] == "T = 2400 K: budget spent (9 of 9 runs)"
 
 
 def test_a_round_with_no_room_for_a_new_composition_stops():
