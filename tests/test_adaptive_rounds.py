@@ -321,6 +321,39 @@ def test_dry_run_shows_round_zero_and_the_checkpoint(tmp_path):
     assert "checkpoint" in dry.stdout + dry.stderr
 
 
+def test_with_convergence_targets_each_point_gets_its_rounds_first(tmp_path):
+    from test_workflow import job_counts
+
+    cfg = _config()
+    cfg["convergence"] = {"targets": {"sigma": 0.2}, "max_trajectory_ps": 8, "mode": "segments"}
+    config = tmp_path / "adaptive.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    dry = _smk(tmp_path, config, "-n", f"{CAMPAIGN_DIR}/adaptive/round00.json")
+    counts = job_counts(dry.stdout + dry.stderr)
+    # adaptive round 0 judges the points' convergence records, not their stitched runs
+    # every point's rounds side by side (one estimate job each), not one point after another
+    assert counts["point_round"] == 3 and counts["production_segment"] == 3
+    assert counts["adaptive_point_estimate"] == 3
+    assert counts["adaptive_round"] == 1 and "production" not in counts, counts
+
+
+def test_a_point_with_convergence_rounds_enters_with_its_last_pooled_estimate(tmp_path):
+    from glassflow.campaign.adaptive_rounds import point_estimate, write_point_estimate
+
+    records = []
+    for i, (sigma, err, n) in enumerate([(2.0, 0.8, 1), (2.2, 0.4, 3)]):
+        f = tmp_path / f"round{i:02d}.json"
+        f.write_text(json.dumps({"estimates": {"sigma": [sigma, err]}, "n_replicas": n}))
+        records.append(str(f))
+    group = {"comp": "x0.50_m2.00", "T_K": 2400, "records": records}
+    assert point_estimate(group, "sigma", None) == (2.2, 0.4, 3)
+    assert point_estimate(group, "D_Na", None) == (None, None, 3)
+    out = tmp_path / "adaptive_estimate.json"
+    doc = write_point_estimate(records, "sigma", {"comp": "x0.50_m2.00"}, str(out))
+    assert doc["comp"] == "x0.50_m2.00" and doc["n_runs"] == 3
+    assert point_estimate({"T_K": 2400, "estimate": str(out)}, "sigma", None) == (2.2, 0.4, 3)
+
+
 TARGETS = (f"{CAMPAIGN_DIR}/adaptive/points.parquet", f"{CAMPAIGN_DIR}/tables/runs.parquet")
 
 

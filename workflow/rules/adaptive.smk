@@ -57,3 +57,21 @@ rule adaptive_summary:
         ANALYSIS_ENV
     script:
         "../scripts/adaptive_summary.py"
+
+
+# With convergence targets: one point's pooled estimate after its convergence rounds.
+rule adaptive_point_estimate:
+    input:
+        rounds=point_round_records,
+    output:
+        estimate=ADAPTIVE_POINT,
+    log:
+        f"{LOGS}/adaptive/point_{{comp}}_T{{T}}.log",
+    localrule: True
+    conda:
+        ANALYSIS_ENV
+    params:
+        point=point_keys,
+        quantity=CFG["adaptive"]["quantity"],
+    script:
+        "../scripts/adaptive_point.py"

@@ -2,8 +2,6 @@
 # adaptive.enabled is set: the walk over the round records of checkpoint adaptive_round,
 # the compositions and replicas it adds, and the input/params functions of its rules.
 # Without adaptive.enabled every function here gives the config's grid unchanged.
-from types import SimpleNamespace
-
 from glassflow.campaign.adaptive_rounds import (
     initial_points,
     point_rounds,
@@ -13,6 +11,9 @@ from glassflow.campaign.adaptive_rounds import (
 
 ADAPTIVE_DIR = f"{R}/adaptive"
 ADAPTIVE_RECORD = f"{ADAPTIVE_DIR}/round{{round}}.json"
+# with convergence targets: a point's pooled estimate after its own rounds (one job per
+# point, so that the points' convergence rounds run side by side)
+ADAPTIVE_POINT = f"{R}/{{comp}}/T{{T}}/convergence/adaptive_estimate.json"
 
 
 def _read_adaptive_round(i):
@@ -99,7 +100,7 @@ def _round_groups(index):
                     for r in range(1, p.replicas + 1)
                 ]
             else:  # the point's pooled estimate after its convergence rounds
-                g["records"] = point_round_records(SimpleNamespace(comp=comp, T=str(T)))
+                g["estimate"] = ADAPTIVE_POINT.format(comp=comp, T=T)
             groups.append(g)
     return points, groups
 
@@ -111,7 +112,7 @@ def adaptive_round_inputs(wildcards):
     return {
         "previous": [ADAPTIVE_RECORD.format(round=f"{i:02d}") for i in range(index)],
         "points": [
-            f for g in groups for f in g.get("trajectories", g.get("records", []))
+            f for g in groups for f in g.get("trajectories", [g.get("estimate")])
         ],
     }
 

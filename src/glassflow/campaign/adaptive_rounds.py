@@ -588,10 +588,11 @@ def point_estimate(
     Parameters
     ----------
     group : mapping
-        ``T_K`` and either ``trajectories`` (one production trajectory per replica:
+        ``T_K`` and one of ``trajectories`` (one production trajectory per replica:
         pooled here with the estimators of the dynamics tables,
-        :func:`glassflow.campaign.convergence.point_transport`) or ``records`` (the
-        point's convergence round records: the last one's pooled estimate).
+        :func:`glassflow.campaign.convergence.point_transport`), ``records`` (the
+        point's convergence round records: the last one's pooled estimate) or
+        ``estimate`` (a JSON file of :func:`write_point_estimate`).
     quantity : str
         ``sigma`` or ``D_<element>``.
     dynamics : mapping, optional
@@ -607,6 +608,9 @@ def point_estimate(
 
     from glassflow.campaign.convergence import point_transport
 
+    if group.get("estimate"):
+        doc = json.loads(Path(group["estimate"]).read_text())
+        return doc["value"], doc["error"], int(doc["n_runs"])
     if group.get("records"):
         last = json.loads(Path(group["records"][-1]).read_text())
         value, error = last["estimates"].get(quantity, [None, None])
@@ -615,6 +619,36 @@ def point_estimate(
     est = point_transport([[t] for t in trajs], float(group["T_K"]), dynamics)
     value, error = est.get(quantity, (None, None))
     return value, error, len(trajs)
+
+
+def write_point_estimate(
+    records: Sequence[str], quantity: str, keys: Mapping[str, Any], out: str
+) -> dict[str, Any]:
+    """The pooled estimate of a point after its convergence rounds, as a small JSON file.
+
+    Parameters
+    ----------
+    records : sequence of str
+        The point's convergence round records, in order.
+    quantity : str
+        ``sigma`` or ``D_<element>``.
+    keys : mapping
+        The point's keys (comp, T_K ...), stored first.
+    out : str
+        Path written (atomically).
+
+    Returns
+    -------
+    dict
+        ``keys, quantity, value, error, n_runs`` (S/cm or cm^2/s; value None without
+        an estimate).
+    """
+    from glassflow.io.atomic import write_json_atomic
+
+    value, error, n = point_estimate({"records": list(records)}, quantity, None)
+    doc = {**dict(keys), "quantity": quantity, "value": value, "error": error, "n_runs": n}
+    write_json_atomic(out, doc)
+    return doc
 
 
 def judge_adaptive_round(
