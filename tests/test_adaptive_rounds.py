@@ -489,3 +489,38 @@ def test_a_campaign_killed_in_round_one_reruns_to_the_same_rounds(tmp_path):
             )
             assert new["n_runs"] == old["n_runs"] + n
             assert new["value"] != pytest.approx(old["value"], rel=1e-6)
+
+
+@pytest.mark.lammps
+@pytest.mark.slow
+def test_adaptive_rounds_with_convergence_targets_end_to_end(tmp_path):
+    """Each composition, the added ones too, gets its own convergence rounds (segments
+    up to an 8 ps budget); the adaptive rounds judge its pooled estimate after them and
+    add new compositions only."""
+    require_lmp()
+    cfg = yaml.safe_load(ADAPTIVE_CONFIG.read_text())
+    cfg["adaptive"]["new_compositions_only"] = False  # convergence targets restrict anyway
+    cfg["convergence"] = {"targets": {"D_Na": 0.03}, "max_trajectory_ps": 8, "mode": "segments"}
+    config = tmp_path / "adaptive.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    _smk(tmp_path, config, "--cores", "1", *TARGETS)
+    records = _records(tmp_path)
+    ad = adaptive_from_config(build_campaign(cfg, SCHEMA, ROOT, check_writable=False).config)
+    points, _ = walk_records(lambda i: records[i], initial_points(ad, 1))
+    assert len(points) == 5 and all(p.replicas == 1 for p in points.values())
+    assert [len(r["added"]) for r in records] == [1, 1, 0]
+    assert all(not r["extra_replicas"] for r in records)
+    for r in records:
+        for d in r["temperatures"]["2400"]["data"]:
+            point = tmp_path / CAMPAIGN_DIR / d["comp"] / "T2400/convergence"
+            rounds = sorted(point.glob("round*.json"))
+            last = json.loads(rounds[-1].read_text())
+            assert last["decision"]["action"] == "stop"
+            # the adaptive round judged the point's pooled estimate after its own rounds
+            value, error = last["estimates"]["D_Na"]
+            assert (d["value"], d["error"], d["n_runs"]) == (value, error, last["n_replicas"])
+    runs = pd.read_parquet(tmp_path / CAMPAIGN_DIR / "tables/runs.parquet")
+    assert dict(zip(runs["comp"], runs["round"], strict=True)) == {
+        c: p.round for c, p in points.items()
+    }
+    assert (runs["point_trajectory_ps"] > 4.0).all()  # extended beyond production_ps
