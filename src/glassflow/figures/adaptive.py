@@ -1,7 +1,8 @@
 """The adaptive rounds in one figure: measured points by round, posterior, located position.
 
 One panel per judged temperature: the pooled log10 value of every composition (error
-bars 1 sigma, colour = the round that first judged it), the last round's posterior mean
+bars 1 sigma, colour = the round that first judged it; compositions without an estimate
+are listed in a note), the last round's posterior mean
 of the GP along m with its +-1 std band and, for the goals maximum and jump, the located
 position (median) with its 95 % interval. Inputs are the tables of
 :mod:`glassflow.campaign.adaptive_rounds` (:func:`points_table`, :func:`rounds_table`,
@@ -81,6 +82,10 @@ def plot_adaptive(
             lo, med, hi = (float(row[c].iloc[0]) for c in ("lo_m", "location_m", "hi_m"))
             ax.axvspan(lo, hi, color=color(5), alpha=0.15, label="95 % interval")
             ax.axvline(med, color=color(5), lw=1.2, label=f"located at m = {med:.2f}")
+        missing = points[(points["T_K"] == t) & ~points["used"].astype(bool)]
+        if len(missing):  # measured, out of the fit
+            ms = ", ".join(f"{m:.2f}" for m in missing["m"])
+            ax.text(0.01, 0.02, f"no estimate at m = {ms}", transform=ax.transAxes, fontsize=7)
         ax.set_xlabel("m")
         ax.set_ylabel(_ylabel(str(points["quantity"].iloc[0])))
         ax.set_title(f"T = {t} K", fontsize=10)
