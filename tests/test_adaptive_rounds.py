@@ -148,15 +148,23 @@ def test_replicas_count_in_the_budget_of_the_initial_grid():
         build_campaign(cfg, SCHEMA, ROOT, check_writable=False)
 
 
-def test_the_workflow_refuses_a_bad_block_before_any_job(tmp_path):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"target_halfwidth": -0.1}, "key 'adaptive.target_halfwidth' = -0.1"),
+        ({"quantity": "kappa"}, "key 'adaptive.quantity' = 'kappa'"),
+        ({"bounds": [1.5, 3.0]}, "key 'adaptive.bounds' = [1.5, 3.0]: outside the allowed"),
+        ({"max_runs": 3}, "key 'adaptive.max_runs' = 3: leaves no room for one round"),
+    ],
+)
+def test_the_workflow_refuses_a_bad_block_before_any_job(tmp_path, change, message):
     from test_workflow import snakemake
 
     config = tmp_path / "bad.yaml"
-    config.write_text(yaml.safe_dump(_config(target_halfwidth=-0.1, quantity="kappa")))
+    config.write_text(yaml.safe_dump(_config(**change)))
     proc = snakemake("-n", "--configfile", str(config), "-d", str(tmp_path), check=False)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "adaptive.target_halfwidth' = -0.1" in out and "adaptive.quantity' = 'kappa'" in out
+    assert proc.returncode != 0 and message in out, out[-2000:]
     assert "Job stats" not in out and not (tmp_path / CAMPAIGN_DIR).exists()
 
 
