@@ -4,17 +4,19 @@
 # as HTML pages by report_tables (report.smk), not as parquet bytes.
 
 
+# campaign_comps(), adaptive_*: adaptive_common.smk (the config's grid without adaptive)
 rule tables:
     input:
-        runs=finished(run_tables("runs")),
-        transport=finished(run_tables("dynamics_summary")),
+        runs=lambda wc: finished(run_tables("runs", campaign_comps())),
+        transport=lambda wc: finished(run_tables("dynamics_summary", campaign_comps())),
         structure=finished(
             glass_tables("structure_summary") + run_tables("structure_summary")
         ),
         topology=finished(
             glass_tables("structure_topology") + run_tables("structure_topology")
         ),
-        softness=finished(run_tables("softness_summary")),
+        softness=lambda wc: finished(run_tables("softness_summary", campaign_comps())),
+        adaptive=adaptive_records,
     output:
         runs=f"{TABLES}/runs.parquet",
         transport=f"{TABLES}/transport.parquet",
@@ -30,8 +32,9 @@ rule tables:
     conda:
         ANALYSIS_ENV
     params:
-        expected=expected_runs(),
+        expected=campaign_expected_runs,
         config_hash=PHYSICS_HASH,
+        rounds=adaptive_point_rounds,
     script:
         "../scripts/tables.py"
 

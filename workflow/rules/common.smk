@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config.schema import ConfigError, load_schema
 from glassflow.config.grid import build_campaign, derive_seed, replica_label
+from glassflow.config.grid import composition_run_at
+from glassflow.campaign.adaptive_rounds import adaptive_from_config, adaptive_m_of_label
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
 from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
@@ -151,19 +153,13 @@ wildcard_constraints:
 
 def comp_run(wildcards):
     """The CompositionRun of a wildcard set; clear error for unknown labels."""
-    try:
-        return CAMPAIGN.compositions[wildcards.comp]
-    except KeyError:
-        raise WorkflowError(
-            f"composition {wildcards.comp!r} is not in campaign {CAMPAIGN.name!r} "
-            f"(has {sorted(CAMPAIGN.compositions)})"
-        ) from None
+    return composition_run(wildcards.comp)
 
 
 def run_keys_of(comp, T, rep):
     """Keys of one run (composition label, T in K, replica number), as written into
     run.json and every table."""
-    composition = CAMPAIGN.compositions[comp].composition
+    composition = composition_run(comp).composition
     keys = {
         "campaign": CAMPAIGN.name,
         "comp": comp,
@@ -393,8 +389,8 @@ def point_layout(comp, T):
     segments of production_ps, extended by every round of checkpoint point_round that
     missed a target. A dry run shows round 0 and leaves later rounds to the checkpoint.
     """
-    if CONVERGENCE is None:
-        return {r: SEGMENTS.n_fixed for r in CAMPAIGN.replicas}
+    if CONVERGENCE is None:  # point_replicas: adaptive_common.smk
+        return {r: SEGMENTS.n_fixed for r in point_replicas(comp)}
     try:
         layout, _ = walk_rounds(
             _read_round(comp, T), _layout0(), CONVERGENCE, SEGMENTS.n_fixed
@@ -583,3 +579,37 @@ def crosscheck_inputs(name):
         for comp in CAMPAIGN.compositions
         for rep in REPLICA_LABELS
     ]
+
+
+# Adaptive refinement along m (adaptive_common.smk, adaptive.smk) -------------------------
+# Compositions an adaptive round adds are not in the config's grid: composition_run
+# builds them (same n_atoms, cell and charges as a grid point) for labels at adaptive.x
+# inside adaptive.bounds.
+ADAPTIVE = adaptive_from_config(CFG)  # None without adaptive.enabled
+_ADAPTIVE_RUNS = {}
+
+
+def composition_run(label):
+    """The CompositionRun of a composition label: the config's grid, else (adaptive
+    campaigns) a composition at adaptive.x inside adaptive.bounds."""
+    if label in CAMPAIGN.compositions:
+        return CAMPAIGN.compositions[label]
+    if label in _ADAPTIVE_RUNS:
+        return _ADAPTIVE_RUNS[label]
+    m = adaptive_m_of_label(ADAPTIVE, label)
+    if m is None:
+        raise WorkflowError(
+            f"composition {label!r} is not in campaign {CAMPAIGN.name!r} "
+            f"(has {sorted(CAMPAIGN.compositions)}"
+            + (
+                f", and adaptive compositions at x = {ADAPTIVE.x:.2f} with m in "
+                f"{list(ADAPTIVE.settings.bounds)})"
+                if ADAPTIVE is not None
+                else ")"
+            )
+        )
+    try:
+        _ADAPTIVE_RUNS[label] = composition_run_at(CAMPAIGN, ADAPTIVE.x, m)
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+    return _ADAPTIVE_RUNS[label]

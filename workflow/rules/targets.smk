@@ -45,6 +45,8 @@ def all_targets():
         *expand(f"{R}/{{comp}}/thermo/{{name}}.png", comp=comps, name=THERMO_FIGURES),
         *expand(f"{TABLES}/{{table}}.html", table=REPORT_TABLES),
         *comparison_targets(),
+        # adaptive.smk: the adaptive rounds' tables and figure, when enabled
+        *adaptive_targets(),
         # crosscheck.smk: the force-field cross-check, when enabled
         *(
             [f"{TABLES}/forcefield_crosscheck_topology.parquet"]

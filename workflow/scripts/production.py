@@ -40,7 +40,13 @@ with logged(smk.log[0]) as log:
             engine,
             workdir,
             smk.input.start,
-            dict(smk.params.force_field, label=keys["comp"], replica=keys["replica"]),
+            # a replica that shares its glass (rounds added it) draws new velocities
+            dict(
+                smk.params.force_field,
+                label=keys["comp"],
+                replica=keys["replica"],
+                velocity_seed=keys.get("velocity_seed"),
+            ),
             protocol,
             keys["T_K"],
             smk.log[0],

@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -551,7 +551,9 @@ def _runs_on(grid: FloatArray, m: FloatArray, runs: FloatArray) -> FloatArray:
     return out
 
 
-def allowed_mask(grid: FloatArray, taken: FloatArray, min_step: float) -> npt.NDArray[np.bool_]:
+def allowed_mask(
+    grid: FloatArray, taken: FloatArray, min_step: float, replicas: bool = True
+) -> npt.NDArray[np.bool_]:
     """Lattice points where a run may go: a replica of a taken m, or >= min_step from all.
 
     Parameters
@@ -560,17 +562,19 @@ def allowed_mask(grid: FloatArray, taken: FloatArray, min_step: float) -> npt.ND
     taken : ndarray
         Measured and already chosen compositions.
     min_step : float
+    replicas : bool
+        False: new compositions only (no run at a taken m).
 
     Returns
     -------
     ndarray of bool, shape (G,)
     """
     dist = np.abs(grid[:, None] - taken[None, :]).min(axis=1)
-    return (dist >= min_step - _SAME_M) | (dist <= _SAME_M)
+    return (dist >= min_step - _SAME_M) | (replicas & (dist <= _SAME_M))
 
 
 def _candidates(
-    grid: FloatArray, taken: FloatArray, settings: AdaptiveSettings
+    grid: FloatArray, taken: FloatArray, settings: AdaptiveSettings, replicas: bool = True
 ) -> npt.NDArray[np.intp]:
     """Lattice indices to score: a thinned lattice, the midpoints of gaps, the replicas.
 
@@ -584,7 +588,7 @@ def _candidates(
     t = np.unique(taken)
     marks = np.concatenate([ticks, 0.5 * (t[1:] + t[:-1]), t])
     idx = np.unique(np.abs(grid[:, None] - marks[None, :]).argmin(axis=0))
-    return idx[allowed_mask(grid[idx], taken, settings.min_step)]
+    return idx[allowed_mask(grid[idx], taken, settings.min_step, replicas)]
 
 
 def _expected_halfwidth(
@@ -705,6 +709,8 @@ def next_points(
     round_index: int,
     n_runs: npt.ArrayLike | None = None,
     fit: GPFit | None = None,
+    replicas: bool = True,
+    avoid: npt.ArrayLike = (),
 ) -> FloatArray:
     """The m values to run in the next round (one entry per run).
 
@@ -722,6 +728,13 @@ def next_points(
         composition the worth of one more there (:func:`run_noise`).
     fit : GPFit, optional
         The GP of these points when already fitted (:func:`fit_along_m`).
+    replicas : bool
+        False: only new compositions (no run at a measured or chosen m), e.g. when
+        something else decides a composition's replicas; fewer values when no allowed
+        m is left.
+    avoid : array_like
+        Further measured compositions that are not in the fit (no estimate): no new
+        composition within ``min_step`` of them (a run at one is a replica).
 
     Returns
     -------
@@ -759,10 +772,12 @@ def next_points(
     locating = settings.goal in ("maximum", "jump")
     paths = _sample_paths(mean, cov, _SELECTION_PATHS, rng) if locating else None
     eps = rng.standard_normal(_SELECTION_PATHS)
-    taken = np.unique(ma)
+    taken = np.unique(np.concatenate([ma, np.asarray(avoid, dtype=float).ravel()]))
     chosen: list[float] = []
     for _ in range(n_new):
-        cand = _candidates(grid, taken, settings)
+        cand = _candidates(grid, taken, settings, replicas)
+        if cand.size == 0:  # new compositions only, and none fits min_step away
+            break
         noise = run_noise(k_grid, run_var, nugget_var)
         if paths is None:
             c = int(cand[np.argmax(np.diag(cov)[cand])])
@@ -904,13 +919,18 @@ def plan_round(
     seed: int,
     round_index: int,
     n_runs: npt.ArrayLike | None = None,
+    replicas: bool = True,
+    avoid: npt.ArrayLike = (),
+    other_runs: int = 0,
 ) -> RoundPlan:
     """Fit, test the stop rule and choose the next runs (empty when stopping).
 
     Parameters
     ----------
-    m, y, y_se, settings, seed, round_index, n_runs
+    m, y, y_se, settings, seed, round_index, n_runs, replicas, avoid
         As in :func:`next_points`.
+    other_runs : int
+        Runs spent on compositions not in the fit (``avoid``): they count in the budget.
 
     Returns
     -------
@@ -924,7 +944,7 @@ def plan_round(
     """
     ma = np.asarray(m, dtype=float).ravel()
     runs = np.ones(ma.size) if n_runs is None else np.asarray(n_runs, dtype=float).ravel()
-    spent = int(round(runs.sum()))
+    spent = int(round(runs.sum())) + int(other_runs)
     fit = fit_along_m(ma, y, y_se)
     location = (
         posterior_location(fit, settings, seed=seed, round_index=round_index)
@@ -936,6 +956,17 @@ def plan_round(
     points = (
         np.empty(0)
         if stop
-        else next_points(ma, y, y_se, settings, seed, round_index, runs, fit=fit)
+        else next_points(
+            ma,
+            y,
+            y_se,
+            replace(settings, max_runs=settings.max_runs - int(other_runs)),
+            seed,
+            round_index,
+            runs,
+            fit,
+            replicas,
+            avoid,
+        )
     )
     return RoundPlan(fit, location, max_std, spent, stop, points)

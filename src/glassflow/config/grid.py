@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glassflow.campaign.adaptive_rounds import adaptive_from_config, adaptive_problems
 from glassflow.campaign.convergence import convergence_problems
 from glassflow.config.checks import analysis_problems, results_dir_problems, run_facts
 from glassflow.config.schema import ConfigError, config_error, load_schema, validate_config
@@ -189,7 +190,7 @@ def _resolve_compositions(
                 f"{comp.m_requested:.3f}, below 2"
             )
         comps.append(_Planned(comp, False))
-    if not comps and not too_small:
+    if not comps and not too_small and not (cfg.get("adaptive") or {}).get("enabled"):
         raise ConfigError("config key 'compositions': give a grid (x, m) or explicit counts")
     labels = [c.composition.label for c in comps]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
@@ -325,6 +326,7 @@ def build_campaign(
     cell = cfg["cell"]
     cutoff = cfg["engine"]["cutoff_A"]
     planned, too_small = _resolve_compositions(cfg)
+    planned += _adaptive_planned(cfg, planned, too_small)  # adaptive refinement: round 0
     short_cells: list[tuple[Composition, float]] = []
     for item in planned:
         comp = item.composition
@@ -421,3 +423,83 @@ def _check_protocol(cfg: dict[str, Any]) -> None:
     eng = cfg["engine"]
     if eng["accelerator"] in ("gpu", "kokkos") and eng["gpus"] < 1 and eng["accelerator"] == "gpu":
         raise ConfigError("config key 'engine.gpus': accelerator gpu needs gpus >= 1")
+
+
+# --- adaptive refinement along m (glassflow.campaign.adaptive_rounds) ---------------------
+
+
+def _adaptive_planned(
+    cfg: dict[str, Any], planned: list[_Planned], too_small: list[tuple[float, float]]
+) -> list[_Planned]:
+    """The initial grid of ``adaptive`` (if enabled) not already in the config's grid.
+
+    Refuses a bad ``adaptive`` block naming its keys; grid points too small to build are
+    appended to ``too_small`` (reported with the smallest n_atoms that works, like the
+    config's grid).
+    """
+    if problems := adaptive_problems(cfg):
+        raise config_error(problems)
+    ad = adaptive_from_config(cfg)
+    if ad is None:
+        return []
+    from glassflow.campaign.adaptive import initial_grid
+
+    sysc = cfg["system"]
+    elements = (sysc["modifier"], sysc["former"], sysc["anion"])
+    have = {p.composition.label for p in planned}
+    out = []
+    for m in initial_grid(ad.settings):
+        if composition_label(ad.x, float(m)) in have:
+            continue
+        try:
+            comp = counts_from_xm(ad.x, float(m), cfg["compositions"]["n_atoms"], *elements)
+        except ValueError:
+            too_small.append((ad.x, float(m)))
+            continue
+        out.append(_Planned(comp, True))
+    return out
+
+
+def composition_run_at(campaign: Campaign, x: float, m: float) -> CompositionRun:
+    """The :class:`CompositionRun` of grid point (x, m) with the campaign's cell settings.
+
+    For compositions an adaptive round adds (not in the config's grid): the same counts
+    (``compositions.n_atoms``), cell and charges a grid point gets.
+
+    Parameters
+    ----------
+    campaign : Campaign
+    x, m : float
+        Modifier fraction and chalcogen ratio.
+
+    Returns
+    -------
+    CompositionRun
+
+    Raises
+    ------
+    ValueError
+        When n_atoms cannot build (x, m) or its cell is shorter than twice the cutoff.
+    """
+    cfg = campaign.config
+    sysc, cell = cfg["system"], cfg["cell"]
+    pot = campaign.potential
+    comp = counts_from_xm(
+        x, m, cfg["compositions"]["n_atoms"], sysc["modifier"], sysc["former"], sysc["anion"]
+    )
+    if cell["mode"] == "density":
+        box = cell_length_for_density(comp.counts, pot.masses, cell["density_g_cm3"])
+    else:
+        box = float(cell["length_A"])
+    if box < 2.0 * cfg["engine"]["cutoff_A"]:
+        raise ValueError(
+            f"composition {comp.label}: cell of {box:.3f} A, shorter than twice "
+            f"engine.cutoff_A; use more atoms (compositions.n_atoms)"
+        )
+    return CompositionRun(
+        composition=comp,
+        box_A=box,
+        density_g_cm3=density_for_cell_length(comp.counts, pot.masses, box),
+        charges_used=neutralised_charges(comp.counts, pot.charges, comp.anion, sysc["neutrality"]),
+        net_charge_e=net_charge(comp.counts, pot.charges),
+    )
