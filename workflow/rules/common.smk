@@ -14,7 +14,11 @@ from glassflow.config.grid import build_campaign, derive_seed, replica_label
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
 from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
-from glassflow.analysis.runs import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
+from glassflow.analysis.table_names import (
+    DYNAMICS_TABLES,
+    SOFTNESS_TABLES,
+    STRUCTURE_TABLES,
+)
 from glassflow.config.rule_params import (
     analysis_settings,
     canonical,
