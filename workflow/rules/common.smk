@@ -5,6 +5,7 @@ import math
 import os
 import sys
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
@@ -176,7 +177,9 @@ def run_keys_of(comp, T, rep):
     if velocity_seed_needed(int(rep), N_GLASSES):  # a replica added by the rounds
         keys["glass_replica"] = glass_replica(int(rep), N_GLASSES)
         # new Maxwell-Boltzmann velocities: it shares its glass with an earlier replica
-        keys["velocity_seed"] = derive_seed(CFG["seed"], "velocities", comp, T, int(rep))
+        keys["velocity_seed"] = derive_seed(
+            CFG["seed"], "velocities", comp, T, int(rep)
+        )
     return keys
 
 
@@ -218,9 +221,14 @@ def cell_params(wildcards):
     )
 
 
-def force_field(wildcards):
-    """Template context shared by every LAMMPS input of a composition."""
-    cr = comp_run(wildcards)
+# Per-composition params, computed once per composition and process: every MD job of
+# a composition has the same ones, and building them (the pair lines, the SHA-256 of
+# table or model files, canonical) costs more than the rest of the job's params. They
+# depend on the config and the potential files only, which a run does not change.
+# The same object goes to every job of the composition: nothing mutates params.
+@lru_cache(maxsize=None)
+def _force_field_of(comp):
+    cr = CAMPAIGN.compositions[comp]
     return canonical(
         force_field_context(
             CAMPAIGN.potential,
@@ -232,11 +240,23 @@ def force_field(wildcards):
     )
 
 
+@lru_cache(maxsize=None)
+def _analysis_potential_of(comp):
+    return potential_settings(
+        CAMPAIGN.potential, CAMPAIGN.compositions[comp].composition.species
+    )
+
+
+def force_field(wildcards):
+    """Template context shared by every LAMMPS input of a composition."""
+    comp_run(wildcards)  # a clear error for a composition outside the campaign
+    return _force_field_of(wildcards.comp)
+
+
 def analysis_potential(wildcards):
     """The potential as the analyses use it (charges, masses, pairs), not its path."""
-    return potential_settings(
-        CAMPAIGN.potential, comp_run(wildcards).composition.species
-    )
+    comp_run(wildcards)
+    return _analysis_potential_of(wildcards.comp)
 
 
 def glass_of_run(wildcards):
@@ -434,12 +454,30 @@ def point_keys(wildcards):
     return keys
 
 
+@lru_cache(maxsize=4096)
+def _json_of(path, mtime_ns, size):
+    return json.loads(Path(path).read_text())
+
+
+def round_record(path):
+    """A round record of checkpoint point_round, parsed once per version of the file
+    (a rerun of the round rewrites it: new mtime, and the next read sees the new one).
+    Every run of a point walks the point's rounds, so each record is read once per run
+    and input function otherwise. Bounded: the points of the runs being planned."""
+    st = os.stat(path)
+    return _json_of(str(path), st.st_mtime_ns, st.st_size)
+
+
 def _read_round(comp, T):
     def read(i):
         out = checkpoints.point_round.get(comp=comp, T=T, round=f"{i:02d}").output
-        return json.loads(Path(out.record).read_text())
+        return round_record(out.record)
 
     return read
+
+
+# the runs of every point without convergence targets (callers only read it)
+FIXED_LAYOUT = {r: SEGMENTS.n_fixed for r in CAMPAIGN.replicas}
 
 
 def _layout0():
@@ -452,7 +490,7 @@ def point_layout(comp, T):
     missed a target. A dry run shows round 0 and leaves later rounds to the checkpoint.
     """
     if CONVERGENCE is None:
-        return {r: SEGMENTS.n_fixed for r in CAMPAIGN.replicas}
+        return FIXED_LAYOUT
     try:
         layout, _ = walk_rounds(
             _read_round(comp, T), _layout0(), CONVERGENCE, SEGMENTS.n_fixed
