@@ -63,8 +63,13 @@ def campaign(
         "replicas": replicas,
         "engine": {"cutoff_A": 7.0},
     }
-    if segments > 1:  # production in segments: one checkpoint job per segment
-        cfg["protocol"] = {"production_ps": 10000, "segment_ps": 10000 / segments}
+    if segments > 1:  # production in segments (checkpoint jobs) with a D target
+        cfg["protocol"] = {
+            "production_ps": 10000,
+            "segment_ps": 10000 / segments,
+            "max_production_ps": 20000,
+            "target_rel_error": 0.1,
+        }
     return cfg
 
 
