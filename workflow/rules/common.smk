@@ -339,12 +339,18 @@ def segment_number(wildcards):
     return k
 
 
+@lru_cache(maxsize=None)
+def _segment_protocol_of(k):
+    start, end = SEGMENTS.bounds_ps(k)
+    p = {key: v for key, v in PRODUCTION_PROTOCOL.items() if key != "production_ps"}
+    return canonical(dict(p, segment_start_ps=float(start), segment_end_ps=float(end)))
+
+
 def segment_protocol(wildcards):
     """Params of a segment: the production physics without the run length, and the
-    segment's start and end (ps of production)."""
-    start, end = SEGMENTS.bounds_ps(segment_number(wildcards))
-    p = {k: v for k, v in PRODUCTION_PROTOCOL.items() if k != "production_ps"}
-    return canonical(dict(p, segment_start_ps=float(start), segment_end_ps=float(end)))
+    segment's start and end (ps of production). The same for segment k of every run:
+    built once per k (the same object for each; nothing mutates params)."""
+    return _segment_protocol_of(segment_number(wildcards))
 
 
 def segment_path(wildcards, k, name):
