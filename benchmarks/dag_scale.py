@@ -31,14 +31,31 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def campaign(n_x: int = 10, n_m: int = 10, n_T: int = 10, replicas: int = 10) -> dict:
-    return {
+# production runs -> (n_x, n_m, n_T, replicas, x step, m step): 10^5 has ten times the
+# compositions of 10^4 (the same temperatures and replicas), so every rule but the
+# campaign-level ones has ten times the jobs and the two DAGs compare job for job.
+SIZES = {
+    10_000: (10, 10, 10, 10, 0.04, 0.1),
+    100_000: (25, 40, 10, 10, 0.02, 0.01),
+}
+
+
+def campaign(
+    n_x: int = 10,
+    n_m: int = 10,
+    n_T: int = 10,
+    replicas: int = 10,
+    dx: float = 0.04,
+    dm: float = 0.1,
+    segments: int = 1,
+) -> dict:
+    cfg = {
         "campaign": "dagscale",
         "compositions": {
             "n_atoms": 300,
             "grid": {
-                "x": [round(0.10 + 0.04 * i, 2) for i in range(n_x)],
-                "m": [round(2.0 + 0.1 * j, 2) for j in range(n_m)],
+                "x": [round(0.10 + dx * i, 2) for i in range(n_x)],
+                "m": [round(2.0 + dm * j, 2) for j in range(n_m)],
             },
         },
         "cell": {"mode": "density", "density_g_cm3": 2.01},
@@ -46,6 +63,82 @@ def campaign(n_x: int = 10, n_m: int = 10, n_T: int = 10, replicas: int = 10) ->
         "replicas": replicas,
         "engine": {"cutoff_A": 7.0},
     }
+    if segments > 1:  # production in segments (checkpoint jobs) with a D target
+        cfg["protocol"] = {
+            "production_ps": 10000,
+            "segment_ps": 10000 / segments,
+            "max_production_ps": 20000,
+            "target_rel_error": 0.1,
+        }
+    return cfg
+
+
+def bare_snakefile(n_comp: int, n_T: int, replicas: int, n_jobs: int) -> str:
+    """A minimal Snakefile with the campaign's shape and exactly ``n_jobs`` jobs.
+
+    cell -> glass per (composition, replica), run per (composition, T, replica) from
+    its glass, one analysis per (composition, T) over its replicas, one per composition
+    over its glasses, a table over every analysis and a target asking for every run,
+    like the workflow's default target; padding jobs make up the job count. Plain
+    ``touch`` shell rules: no params, scripts, conda, logs or input functions beyond
+    the fan-in. What the workflow costs beyond this is its own.
+    """
+    core = n_comp * replicas * 2 + n_comp * n_T * replicas + n_comp * n_T + n_comp + 2
+    pad = n_jobs - core
+    if pad < 0:
+        raise ValueError(f"{n_jobs} jobs are fewer than the bare chain's {core}")
+    return f"""
+COMPS = [f"c{{i:05d}}" for i in range({n_comp})]
+TS = list(range({n_T}))
+REPS = [f"{{r:02d}}" for r in range(1, {replicas} + 1)]
+
+wildcard_constraints:
+    c=r"c\\d+",
+    T=r"\\d+",
+    r=r"\\d\\d+",
+    i=r"\\d+",
+
+rule all:
+    input:
+        "b/table",
+        expand("b/{{c}}/T{{T}}/rep{{r}}/run", c=COMPS, T=TS, r=REPS),
+        expand("b/pad/{{i}}", i=range({pad})),
+
+rule cell:
+    output: "b/{{c}}/rep{{r}}/cell"
+    shell: "touch {{output}}"
+
+rule glass:
+    input: "b/{{c}}/rep{{r}}/cell"
+    output: "b/{{c}}/rep{{r}}/glass"
+    shell: "touch {{output}}"
+
+rule run:
+    input: "b/{{c}}/rep{{r}}/glass"
+    output: "b/{{c}}/T{{T}}/rep{{r}}/run"
+    shell: "touch {{output}}"
+
+rule analyse_runs:
+    input: lambda wc: expand("b/{{c}}/T{{T}}/rep{{r}}/run", c=wc.c, T=wc.T, r=REPS)
+    output: "b/{{c}}/T{{T}}/analysis"
+    shell: "touch {{output}}"
+
+rule analyse_glasses:
+    input: lambda wc: expand("b/{{c}}/rep{{r}}/glass", c=wc.c, r=REPS)
+    output: "b/{{c}}/glasses"
+    shell: "touch {{output}}"
+
+rule table:
+    input:
+        expand("b/{{c}}/T{{T}}/analysis", c=COMPS, T=TS),
+        expand("b/{{c}}/glasses", c=COMPS),
+    output: "b/table"
+    shell: "touch {{output}}"
+
+rule pad:
+    output: "b/pad/{{i}}"
+    shell: "touch {{output}}"
+"""
 
 
 def production_targets(cfg: dict) -> list[str]:
@@ -73,9 +166,37 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, float, float, int, str]:
     return wall, cpu, usage.ru_maxrss / 1024.0, proc.returncode, out
 
 
+def job_count(out: str) -> int:
+    """The total of a dry run's job stats."""
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "total" and parts[1].isdigit():
+            return int(parts[1])
+    raise ValueError("no job stats in the dry run's output:\n" + out[-2000:])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=10_000,
+        choices=sorted(SIZES),
+        help="production runs of the campaign (default 10000)",
+    )
+    ap.add_argument(
+        "--segments",
+        type=int,
+        default=1,
+        help="production segments per run (default 1: no segments)",
+    )
+    ap.add_argument(
+        "--modes",
+        default="verbose,quiet,bare",
+        help="what to time, comma-separated: verbose (snakemake -n), quiet (-n --quiet), "
+        "bare (-n --quiet of a bare Snakefile with the same job count); default all three",
+    )
     ap.add_argument(
         "--target",
         default="all",
@@ -87,59 +208,96 @@ def main() -> int:
     ap.add_argument("--profile-to", type=Path, help="write a cProfile (.prof) of one quiet run")
     args = ap.parse_args()
 
-    cfg = campaign()
-    n_runs = (
-        len(cfg["compositions"]["grid"]["x"])
-        * len(cfg["compositions"]["grid"]["m"])
-        * len(cfg["temperatures_K"])
-        * cfg["replicas"]
-    )
+    n_x, n_m, n_T, replicas, dx, dm = SIZES[args.runs]
+    cfg = campaign(n_x, n_m, n_T, replicas, dx, dm, segments=args.segments)
+    n_runs = n_x * n_m * n_T * replicas
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     with tempfile.TemporaryDirectory(prefix="glassflow-dag-") as tmp:
         work = Path(tmp)
         cfg_path = work / "dagscale.yaml"
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        snakemake = [sys.executable, "-m", "snakemake", "-n", "--cores", "1"]
         base = [
-            sys.executable,
-            "-m",
-            "snakemake",
+            *snakemake,
             "-s",
             str(ROOT / "Snakefile"),
             "--directory",
             str(work),
             "--configfile",
             str(cfg_path),
-            "-n",
-            "--cores",
-            "1",
             *args.extra.split(),
         ]
         targets = production_targets(cfg) if args.target == "production" else [args.target]
-        print(f"campaign: {n_runs} production runs; snakemake -n {args.target}; workdir {work}")
+        seg = f", {args.segments} segments each" if args.segments > 1 else ""
+        print(
+            f"campaign: {n_runs} production runs ({n_x * n_m} compositions x {n_T} T x "
+            f"{replicas} replicas{seg}); snakemake -n {args.target}; workdir {work}"
+        )
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        commands = {
+            "verbose": ("dry-run", base),
+            # --quiet rules: no line per job, but the job stats (the job count)
+            "quiet": ("dry-run --quiet", base + ["--quiet", "rules"]),
+        }
         results = {}
-        for mode, extra in (("dry-run", []), ("dry-run --quiet", ["--quiet"])):
+        n_jobs = None
+        for mode in modes:
+            if mode == "bare":
+                if n_jobs is None:  # the job count comes from a dry run of the workflow
+                    *_, rc, out = run(base + ["--quiet", "rules", "--", *targets], ROOT)
+                    n_jobs = job_count(out)
+                bare = work / "bare"
+                bare.mkdir(exist_ok=True)
+                (bare / "Snakefile").write_text(bare_snakefile(n_x * n_m, n_T, replicas, n_jobs))
+                label, cmd = "bare chain --quiet", [*snakemake, "--quiet", "rules"]
+                cmd += ["-d", str(bare)]
+                cmd += ["-s", str(bare / "Snakefile")]
+                cwd = bare
+            else:
+                label, cmd = commands[mode]
+                cmd = cmd + ["--", *targets]
+                cwd = ROOT
             best = None
             for i in range(args.repeat):
-                wall, cpu, rss, rc, out = run(base + extra + ["--", *targets], ROOT)
+                wall, cpu, rss, rc, out = run(cmd, cwd)
                 if rc != 0:
                     print(out[-3000:])
-                    print(f"{mode}: snakemake failed with exit code {rc}")
+                    print(f"{label}: snakemake failed with exit code {rc}")
+                    return 1
+                if mode == "bare" and job_count(out) != n_jobs:
+                    print(f"bare chain: {job_count(out)} jobs, expected {n_jobs}")
                     return 1
                 print(
-                    f"  {mode:16s} run {i + 1}: wall {wall:6.1f} s, cpu {cpu:6.1f} s, "
+                    f"  {label:20s} run {i + 1}: wall {wall:6.1f} s, cpu {cpu:6.1f} s, "
                     f"peak RSS {rss:5.0f} MB"
                 )
                 if best is None or wall < best[0]:
                     best = (wall, cpu, rss, out)
-            results[mode] = best
-        stats = results["dry-run"][3]
-        stats = stats[stats.find("Job stats:") :].split("\n\n")[0]
-        print(stats)
-        for mode, (wall, cpu, rss, _) in results.items():
-            verdict = "OK" if wall < 30 else "SLOW (target < 30 s)"
+            if mode != "bare":
+                n_jobs = job_count(best[3])
+            results[label] = best
+        shown = results.get("dry-run") or results.get("dry-run --quiet")
+        if shown:
+            stats = shown[3]
+            print(stats[stats.find("Job stats:") :].split("\n\n")[0])
+        for label, (wall, cpu, rss, _) in results.items():
+            verdict = (
+                ""
+                if label.startswith("bare")
+                else ("OK" if wall < 30 and rss < 2048 else "SLOW (target < 30 s, < 2 GB)")
+            )
             print(
-                f"best {mode:16s}: wall {wall:6.1f} s, cpu {cpu:6.1f} s, "
+                f"best {label:20s}: wall {wall:6.1f} s, cpu {cpu:6.1f} s, "
                 f"peak RSS {rss:5.0f} MB  {verdict}"
             )
+        if "bare chain --quiet" in results and "dry-run --quiet" in results:
+            q, b = results["dry-run --quiet"], results["bare chain --quiet"]
+            print(
+                f"{n_runs} runs, {n_jobs} jobs: quiet dry run / bare chain = "
+                f"{q[0] / b[0]:.2f} (wall), {q[1] / b[1]:.2f} (cpu), "
+                f"{q[2] / b[2]:.2f} (peak RSS)"
+            )
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile_to:
             prof = args.profile_to.resolve()
             cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), *base[1:]]

@@ -5,6 +5,7 @@ import math
 import os
 import sys
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
@@ -16,7 +17,11 @@ from glassflow.campaign.adaptive_rounds import adaptive_from_config, adaptive_m_
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
 from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
-from glassflow.analysis.runs import DYNAMICS_TABLES, SOFTNESS_TABLES, STRUCTURE_TABLES
+from glassflow.analysis.table_names import (
+    DYNAMICS_TABLES,
+    SOFTNESS_TABLES,
+    STRUCTURE_TABLES,
+)
 from glassflow.config.rule_params import (
     analysis_settings,
     canonical,
@@ -171,7 +176,9 @@ def run_keys_of(comp, T, rep):
     if velocity_seed_needed(int(rep), N_GLASSES):  # a replica added by the rounds
         keys["glass_replica"] = glass_replica(int(rep), N_GLASSES)
         # new Maxwell-Boltzmann velocities: it shares its glass with an earlier replica
-        keys["velocity_seed"] = derive_seed(CFG["seed"], "velocities", comp, T, int(rep))
+        keys["velocity_seed"] = derive_seed(
+            CFG["seed"], "velocities", comp, T, int(rep)
+        )
     return keys
 
 
@@ -213,9 +220,14 @@ def cell_params(wildcards):
     )
 
 
-def force_field(wildcards):
-    """Template context shared by every LAMMPS input of a composition."""
-    cr = comp_run(wildcards)
+# Per-composition params, computed once per composition and process: every MD job of
+# a composition has the same ones, and building them (the pair lines, the SHA-256 of
+# table or model files, canonical) costs more than the rest of the job's params. They
+# depend on the config and the potential files only, which a run does not change.
+# The same object goes to every job of the composition: nothing mutates params.
+@lru_cache(maxsize=None)
+def _force_field_of(comp):
+    cr = composition_run(comp)
     return canonical(
         force_field_context(
             CAMPAIGN.potential,
@@ -227,11 +239,23 @@ def force_field(wildcards):
     )
 
 
+@lru_cache(maxsize=None)
+def _analysis_potential_of(comp):
+    return potential_settings(
+        CAMPAIGN.potential, composition_run(comp).composition.species
+    )
+
+
+def force_field(wildcards):
+    """Template context shared by every LAMMPS input of a composition."""
+    comp_run(wildcards)  # a clear error for a composition outside the campaign
+    return _force_field_of(wildcards.comp)
+
+
 def analysis_potential(wildcards):
     """The potential as the analyses use it (charges, masses, pairs), not its path."""
-    return potential_settings(
-        CAMPAIGN.potential, comp_run(wildcards).composition.species
-    )
+    comp_run(wildcards)
+    return _analysis_potential_of(wildcards.comp)
 
 
 def glass_of_run(wildcards):
@@ -277,12 +301,18 @@ def segment_number(wildcards):
     return k
 
 
+@lru_cache(maxsize=None)
+def _segment_protocol_of(k):
+    start, end = SEGMENTS.bounds_ps(k)
+    p = {key: v for key, v in PRODUCTION_PROTOCOL.items() if key != "production_ps"}
+    return canonical(dict(p, segment_start_ps=float(start), segment_end_ps=float(end)))
+
+
 def segment_protocol(wildcards):
     """Params of a segment: the production physics without the run length, and the
-    segment's start and end (ps of production)."""
-    start, end = SEGMENTS.bounds_ps(segment_number(wildcards))
-    p = {k: v for k, v in PRODUCTION_PROTOCOL.items() if k != "production_ps"}
-    return canonical(dict(p, segment_start_ps=float(start), segment_end_ps=float(end)))
+    segment's start and end (ps of production). The same for segment k of every run:
+    built once per k (the same object for each; nothing mutates params)."""
+    return _segment_protocol_of(segment_number(wildcards))
 
 
 def segment_path(wildcards, k, name):
@@ -372,12 +402,30 @@ def point_keys(wildcards):
     return keys
 
 
+@lru_cache(maxsize=4096)
+def _json_of(path, mtime_ns, size):
+    return json.loads(Path(path).read_text())
+
+
+def round_record(path):
+    """A round record of checkpoint point_round, parsed once per version of the file
+    (a rerun of the round rewrites it: new mtime, and the next read sees the new one).
+    Every run of a point walks the point's rounds, so each record is read once per run
+    and input function otherwise. Bounded: the points of the runs being planned."""
+    st = os.stat(path)
+    return _json_of(str(path), st.st_mtime_ns, st.st_size)
+
+
 def _read_round(comp, T):
     def read(i):
         out = checkpoints.point_round.get(comp=comp, T=T, round=f"{i:02d}").output
-        return json.loads(Path(out.record).read_text())
+        return round_record(out.record)
 
     return read
+
+
+# the runs of every point without convergence targets (callers only read it)
+FIXED_LAYOUT = {r: SEGMENTS.n_fixed for r in CAMPAIGN.replicas}
 
 
 def _layout0():
@@ -390,7 +438,10 @@ def point_layout(comp, T):
     missed a target. A dry run shows round 0 and leaves later rounds to the checkpoint.
     """
     if CONVERGENCE is None:  # point_replicas: adaptive_common.smk
-        return {r: SEGMENTS.n_fixed for r in point_replicas(comp)}
+        replicas = point_replicas(comp)
+        if replicas is CAMPAIGN.replicas:
+            return FIXED_LAYOUT
+        return {r: SEGMENTS.n_fixed for r in replicas}
     try:
         layout, _ = walk_rounds(
             _read_round(comp, T), _layout0(), CONVERGENCE, SEGMENTS.n_fixed

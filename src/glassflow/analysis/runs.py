@@ -27,13 +27,15 @@ from glassflow.analysis.structure.tables import (
     load_trajectory_frames,
     read_lammps_data,
 )
+from glassflow.analysis.table_names import (  # noqa: F401 (named here before)
+    DYNAMICS_TABLES,
+    SOFTNESS_TABLES,
+    STRUCTURE_TABLES,
+)
 from glassflow.io.atomic import write_parquet_atomic
 from glassflow.io.trajectory import Trajectory, open_trajectory
 
 KEYS = ("campaign", "x", "m", "T_K", "replica")
-DYNAMICS_TABLES = ("summary", "curves", "vanhove", "fastslow")
-STRUCTURE_TABLES = ("gr", "sk", "angles", "summary", "topology")
-SOFTNESS_TABLES = ("ions", "summary")
 
 log = logging.getLogger("glassflow")
 

@@ -341,7 +341,7 @@ def eta_seconds(ps_left: float | None, speed_ps_per_s: float | None) -> float | 
 
 # paths ----------------------------------------------------------------------------------
 def production_dir(results: Path, key: RunKey) -> Path:
-    return results / key.comp / f"T{key.T_K}" / f"rep{key.replica:02d}" / "production"
+    return results / f"{key.comp}/T{key.T_K}/rep{key.replica:02d}/production"
 
 
 def rule_log(results: Path, rule: str, key: RunKey) -> Path:
@@ -404,6 +404,19 @@ def discover_runs(results: Path) -> set[RunKey]:
 
 
 # the campaign's lengths -----------------------------------------------------------------
+#: length plans of the protocols seen, by content: every run.json of a campaign records
+#: the same protocol, and a status of 10^5 runs would otherwise build 10^5 equal plans
+_PLANS: dict[tuple, LengthPlan | None] = {}
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return value
+
+
 def length_plan(protocol: Mapping[str, Any] | None) -> LengthPlan | None:
     """Production lengths of a (validated) ``protocol`` block; None without ``production_ps``.
 
@@ -411,6 +424,19 @@ def length_plan(protocol: Mapping[str, Any] | None) -> LengthPlan | None:
     """
     if not protocol or not isinstance(protocol.get("production_ps"), int | float):
         return None
+    try:
+        key = _frozen(dict(protocol))
+        hash(key)
+    except TypeError:  # a value that is neither a number, string, list nor dict
+        return _length_plan(protocol)
+    if key not in _PLANS:
+        if len(_PLANS) > 1000:
+            _PLANS.clear()
+        _PLANS[key] = _length_plan(protocol)
+    return _PLANS[key]
+
+
+def _length_plan(protocol: Mapping[str, Any]) -> LengthPlan | None:
     from glassflow.md.segments import SegmentPlan  # numpy and the analysis: load on use
 
     try:
