@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glassflow.md.cost import n_frames
+
 Section = Mapping[str, Any]
 
 
@@ -45,7 +47,7 @@ class RunFacts:
     @property
     def n_frames(self) -> int:
         """Frames of a production trajectory (frame 0 included)."""
-        return int(math.floor(self.production_ps / self.frame_ps + 1e-9)) + 1
+        return n_frames(self.production_ps, self.frame_ps * 1000.0)
 
     @property
     def half_cell_A(self) -> float:

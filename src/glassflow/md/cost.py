@@ -186,8 +186,13 @@ def runtime_minutes(
 
 def n_frames(length_ps: float, dump_interval_fs: float) -> int:
     """Frames of a trajectory of ``length_ps`` dumped every ``dump_interval_fs``
-    (step 0 included)."""
-    return round(length_ps * 1000.0 / dump_interval_fs) + 1
+    (step 0 included; a last partial interval writes no frame)."""
+    return math.floor(length_ps * 1000.0 / dump_interval_fs + 1e-9) + 1
+
+
+def _mem_request_mb(data_mb: float, base_mb: float, attempt: int, minimum_mb: int) -> int:
+    """A memory request: (data + base) x attempt, at least ``minimum_mb``."""
+    return max(minimum_mb, math.ceil(attempt * (data_mb + base_mb)))
 
 
 def trajectory_bytes(frames: int, n_atoms: int, velocities: bool) -> int:
@@ -208,7 +213,7 @@ def trajectory_mem_mb(
     """Memory (MB) of a job that reads a whole trajectory: twice its size (the frames
     and one derived array of the same shape) plus ``base_mb``, x attempt."""
     size = trajectory_bytes(n_frames(length_ps, dump_interval_fs), n_atoms, velocities)
-    return max(minimum_mb, math.ceil(attempt * (2 * size / 1e6 + base_mb)))
+    return _mem_request_mb(2 * size / 1e6, base_mb, attempt, minimum_mb)
 
 
 def block_mem_mb(
@@ -222,7 +227,7 @@ def block_mem_mb(
     """Memory (MB) of a D estimate that works on ``chunk_atoms`` atoms at a time over
     every frame: positions and the MSD work arrays, 8 float64 arrays of the block."""
     block = chunk_atoms * 3 * n_frames(length_ps, dump_interval_fs) * 8 * 8
-    return max(minimum_mb, math.ceil(attempt * (block / 1e6 + base_mb)))
+    return _mem_request_mb(block / 1e6, base_mb, attempt, minimum_mb)
 
 
 # Speed ---------------------------------------------------------------------------
