@@ -351,9 +351,23 @@ def test_a_point_with_convergence_rounds_enters_with_its_last_pooled_estimate(tm
     records = []
     for i, (sigma, err, n) in enumerate([(2.0, 0.8, 1), (2.2, 0.4, 3)]):
         f = tmp_path / f"round{i:02d}.json"
-        f.write_text(json.dumps({"estimates": {"sigma": [sigma, err]}, "n_replicas": n}))
+        action = "segments" if i == 0 else "stop"
+        f.write_text(
+            json.dumps(
+                {
+                    "estimates": {"sigma": [sigma, err]},
+                    "n_replicas": n,
+                    "decision": {"action": action},
+                }
+            )
+        )
         records.append(str(f))
     group = {"comp": "x0.50_m2.00", "T_K": 2400, "records": records}
+    # the rounds so far, before the point stopped: no estimate yet
+    with pytest.raises(ValueError, match="not complete"):
+        point_estimate({**group, "records": records[:1]}, "sigma", None)
+    with pytest.raises(TypeError, match="list of round records"):
+        point_estimate({**group, "records": records[1]}, "sigma", None)
     assert point_estimate(group, "sigma", None) == (2.2, 0.4, 3)
     assert point_estimate(group, "D_Na", None) == (None, None, 3)
     out = tmp_path / "adaptive_estimate.json"
@@ -511,6 +525,21 @@ def test_adaptive_rounds_with_convergence_targets_end_to_end(tmp_path):
     cfg["convergence"] = {"targets": {"D_Na": 0.03}, "max_trajectory_ps": 8, "mode": "segments"}
     config = tmp_path / "adaptive.yaml"
     config.write_text(yaml.safe_dump(cfg))
+    # Stop after round 0 of the composition adaptive round 0 added (as a killed campaign
+    # would): the rerun must go on with that point's later rounds before it judges it
+    # (a record Snakemake finds on disk one rule below an updated checkpoint).
+    from test_workflow import job_counts
+
+    _smk(tmp_path, config, "--cores", "1", f"{CAMPAIGN_DIR}/adaptive/round00.json")
+    added = json.loads((tmp_path / CAMPAIGN_DIR / "adaptive/round00.json").read_text())["added"]
+    new = added[0]["comp"]
+    point = tmp_path / CAMPAIGN_DIR / new / "T2400/convergence"
+    _smk(tmp_path, config, "--cores", "1", str(point.relative_to(tmp_path) / "round00.json"))
+    assert json.loads((point / "round00.json").read_text())["decision"]["action"] != "stop"
+    dry = _smk(tmp_path, config, "-n", *TARGETS)
+    counts = job_counts(dry.stdout + dry.stderr)
+    assert f"{new}/T2400/rep01/production/segments/2/" in dry.stdout, counts
+    assert counts["point_round"] == 1 and counts["adaptive_point_estimate"] == 1, counts
     _smk(tmp_path, config, "--cores", "1", *TARGETS)
     records = _records(tmp_path)
     ad = adaptive_from_config(build_campaign(cfg, SCHEMA, ROOT, check_writable=False).config)

@@ -17,8 +17,11 @@ ADAPTIVE_POINT = f"{R}/{{comp}}/T{{T}}/convergence/adaptive_estimate.json"
 
 
 def _read_adaptive_round(i):
-    out = checkpoints.adaptive_round.get(round=f"{i:02d}").output
-    return json.loads(Path(out.record).read_text())
+    r = f"{i:02d}"
+    path = ADAPTIVE_RECORD.format(round=r)
+    return json.loads(
+        Path(checkpoint_record(checkpoints.adaptive_round, path, round=r)).read_text()
+    )
 
 
 def adaptive_points0():

@@ -8,6 +8,8 @@ from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException
+
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from glassflow.config.schema import ConfigError, load_schema
@@ -341,6 +343,26 @@ def segment_inputs(wildcards):
     )
 
 
+def checkpoint_record(checkpoint, path, **wildcards):
+    """``path``, the record checkpoint ``checkpoint`` writes for ``wildcards``, once it
+    exists; until then Snakemake's incomplete-checkpoint exception (wait for the job).
+
+    Snakemake re-evaluates a job's input after a checkpoint the job depends on
+    directly. Jobs created while the DAG is being updated can sit one rule further
+    down (adaptive round -> point estimate -> convergence round of a point added by an
+    earlier round): when a rerun finds such a record already on disk, Snakemake would
+    leave the job's input "to be determined" and run it on the rounds known so far. A
+    record is written atomically as its job ends, so a record on disk is the
+    checkpoint's verdict and is read from disk; only a missing one waits.
+    """
+    try:
+        return checkpoint.get(**wildcards).output.record
+    except IncompleteCheckpointException:
+        if os.path.exists(path):
+            return path
+        raise
+
+
 def production_segments(wildcards):
     """Segments of a run: the ones that cover production_ps, then (with a target) one
     more for each segment whose verdict is 'not converged', up to max_production_ps.
@@ -360,10 +382,15 @@ def production_segments(wildcards):
         return list(range(1, layout[rep] + 1))
 
     def read_record(k):
-        out = checkpoints.production_segment.get(
-            comp=wildcards.comp, T=wildcards.T, rep=wildcards.rep, seg=str(k)
-        ).output
-        return json.loads(Path(out.record).read_text())
+        path = checkpoint_record(
+            checkpoints.production_segment,
+            segment_path(wildcards, k, "segment.json"),
+            comp=wildcards.comp,
+            T=wildcards.T,
+            rep=wildcards.rep,
+            seg=str(k),
+        )
+        return json.loads(Path(path).read_text())
 
     return segments_to_run(read_record, SEGMENTS)
 
@@ -418,8 +445,11 @@ def round_record(path):
 
 def _read_round(comp, T):
     def read(i):
-        out = checkpoints.point_round.get(comp=comp, T=T, round=f"{i:02d}").output
-        return round_record(out.record)
+        r = f"{i:02d}"
+        path = ROUND_RECORD.format(comp=comp, T=T, round=r)
+        return round_record(
+            checkpoint_record(checkpoints.point_round, path, comp=comp, T=T, round=r)
+        )
 
     return read
 

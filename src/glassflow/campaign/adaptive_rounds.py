@@ -612,7 +612,16 @@ def point_estimate(
         doc = json.loads(Path(group["estimate"]).read_text())
         return doc["value"], doc["error"], int(doc["n_runs"])
     if group.get("records"):
-        last = json.loads(Path(group["records"][-1]).read_text())
+        records = group["records"]
+        if isinstance(records, str):
+            raise TypeError(f"records must be a list of round records, not the path {records}")
+        last = json.loads(Path(records[-1]).read_text())
+        action = last.get("decision", {}).get("action")
+        if action != "stop":
+            raise ValueError(
+                f"{records[-1]}: the point's convergence rounds are not complete (the last "
+                f"round asks for {action!r}, not 'stop'); its pooled estimate would be early"
+            )
         value, error = last["estimates"].get(quantity, [None, None])
         return value, error, int(last["n_replicas"])
     trajs = list(group["trajectories"])
