@@ -338,6 +338,80 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_slurm_submit(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import subprocess
+
+    from glassflow.md.packing import (
+        GPUS_PER_RUN_ENV,
+        RUNS_PER_GPU_ENV,
+        jobscript_properties,
+        sbatch_request,
+        with_cores,
+    )
+
+    script = Path(args.jobscript)
+    try:
+        text = script.read_text()
+        props = jobscript_properties(text)
+    except (OSError, ValueError) as err:
+        raise CliError(f"{script}: {err}") from None
+    per_gpu = int(os.environ.get(RUNS_PER_GPU_ENV, "1") or 1)
+    gpus_per_run = int(os.environ.get(GPUS_PER_RUN_ENV, "1") or 1)
+    req = sbatch_request(props, per_gpu, gpus_per_run)
+    lines = with_cores(text, req.cpus).splitlines()
+    # the runs inside learn how many of them share a GPU (glassflow.md.gpu_share)
+    lines.insert(1, f"export {RUNS_PER_GPU_ENV}={per_gpu}")
+    packed = script.with_name(script.stem + ".sbatch.sh")
+    packed.write_text("\n".join(lines) + "\n")
+    log_dir = Path(args.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    name = str(props.get("rule") or props.get("groupid") or "glassflow")
+    cmd = [
+        shutil.which("sbatch") or "sbatch",
+        *req.args(f"glassflow-{name}", str(log_dir / f"{name}-%j.log")),
+        str(packed),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CliError(f"sbatch failed ({proc.returncode}): {proc.stderr.strip()}")
+    jobid = proc.stdout.strip().split(";")[0]
+    with open(log_dir / "submitted.tsv", "a") as fh:  # what each allocation asked for
+        fh.write(f"{jobid}\t{req.runs}\t{' '.join(cmd[1:-1])}\n")
+    print(jobid)
+    return 0
+
+
+def cmd_slurm_status(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from glassflow.md.packing import status_of_state
+
+    state = ""
+    if shutil.which("squeue"):
+        q = subprocess.run(
+            ["squeue", "-h", "-j", args.jobid, "--states=all", "-o", "%T"],
+            capture_output=True,
+            text=True,
+        )
+        state = q.stdout.strip() if q.returncode == 0 else ""
+    if not state and shutil.which("sacct"):
+        q = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-j", args.jobid, "-o", "State"],
+            capture_output=True,
+            text=True,
+        )
+        state = q.stdout.strip().splitlines()[0] if q.returncode == 0 and q.stdout.strip() else ""
+    if not state:
+        print(
+            f"glassflow slurm-status: job {args.jobid} unknown to squeue and sacct", file=sys.stderr
+        )
+    print(status_of_state(state))
+    return 0
+
+
 # parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
@@ -520,6 +594,36 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--schema", help="config schema (default: the checkout's)")
     it.add_argument("--force", action="store_true", help="overwrite an existing file")
     it.set_defaults(func=cmd_init)
+
+    sb = sub.add_parser(
+        "slurm-submit",
+        help="submit a Snakemake job script to Slurm, sized for the runs packed into it",
+        formatter_class=fmt,
+        description=textwrap.dedent(
+            """\
+            The submit command of profiles/slurm-pack (Snakemake's cluster-generic
+            executor). Reads the job's properties from the script, asks sbatch for the
+            group's summed CPUs and memory, the longest member's time and one GPU per
+            GLASSFLOW_RUNS_PER_GPU GPU runs, lets the Snakemake inside use all the CPUs
+            (--cores), and prints the Slurm job id. Each request is appended to
+            LOG_DIR/submitted.tsv. docs/slurm.md, "Packed runs".
+            """
+        ),
+    )
+    sb.add_argument("jobscript", help="the job script Snakemake wrote")
+    sb.add_argument(
+        "--log-dir",
+        default=".snakemake/glassflow-slurm",
+        help="Slurm output logs and submitted.tsv (default: %(default)s)",
+    )
+    sb.set_defaults(func=cmd_slurm_submit)
+
+    ss = sub.add_parser(
+        "slurm-status",
+        help="running, success or failed for a Slurm job id (squeue, then sacct)",
+    )
+    ss.add_argument("jobid")
+    ss.set_defaults(func=cmd_slurm_status)
     return parser
 
 

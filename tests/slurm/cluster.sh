@@ -80,9 +80,15 @@ write_config() {
   # leave 512 MB to the OS and the daemons; never below 1 GB
   mem=$(( $(awk '/^MemTotal:/{print int($2/1024)}' /proc/meminfo) - 512 ))
   [ "$mem" -ge 1024 ] || mem=1024
-  local layout="CPUs=$cpus"
+  local layout="CPUs=$cpus" overrides=""
   [ -n "$sockets" ] && [ -n "$cores" ] && [ -n "$threads" ] &&
     layout="CPUs=$cpus Sockets=$sockets CoresPerSocket=$cores ThreadsPerCore=$threads"
+  # GLASSFLOW_SLURM_CPUS=N advertises N CPUs (oversubscribing the real ones: no
+  # cgroups here), so that allocations of several one-CPU runs fit on a 2-core machine
+  if [ -n "${GLASSFLOW_SLURM_CPUS:-}" ]; then
+    layout="CPUs=$GLASSFLOW_SLURM_CPUS"
+    overrides="SlurmdParameters=config_overrides"
+  fi
 
   mkdir -p "$CONF_DIR"
   if [ -e "$CONF_DIR/slurm.conf" ] && ! grep -qF "$MARK" "$CONF_DIR/slurm.conf"; then
@@ -114,6 +120,7 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 ReturnToService=2
+$overrides
 # Keep finished jobs visible to squeue/scontrol for 1 h: the Snakemake slurm
 # plugin needs that when it polls with squeue (no accounting here).
 MinJobAge=3600

@@ -17,6 +17,9 @@ from glassflow.config.grid import build_campaign, derive_seed, replica_label
 from glassflow.config.grid import composition_run_at
 from glassflow.campaign.adaptive_rounds import adaptive_from_config, adaptive_m_of_label
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
+from glassflow.md.packing import GLASS_GROUP as PACK_GLASS_GROUP
+from glassflow.md.packing import RUN_GROUP as PACK_RUN_GROUP
+from glassflow.md.packing import GPUS_PER_RUN_ENV, RUNS_PER_GPU_ENV, pack_from_config
 from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
 from glassflow.analysis.table_names import (
@@ -75,6 +78,64 @@ os.environ.update(GLASSFLOW_SOURCE=str(Path(workflow.basedir).resolve()))
 # environment modules of the MD rules (--sdm env-modules).
 MD_RESOURCES = slurm_resources(ENGINE)
 MD_MODULES = list(ENGINE.modules)
+
+# Packed MD (cluster.pack, glassflow.md.packing, docs/slurm.md): the MD rules of one
+# stage form a job group, --group-components packs runs_per_job of them into one job,
+# --cores lets all of them run side by side, and the submit command
+# (glassflow slurm-submit) shares GPUs between runs_per_gpu of them.
+PACK = pack_from_config(CFG)
+GLASS_GROUP = PACK_GLASS_GROUP if PACK else None
+RUN_GROUP = PACK_RUN_GROUP if PACK else None
+if PACK is not None:
+    os.environ[RUNS_PER_GPU_ENV] = str(PACK.runs_per_gpu)
+    os.environ[GPUS_PER_RUN_ENV] = str(ENGINE.gpus if ENGINE.uses_gpus else 1)
+
+
+def _pack_groups():
+    """--group-components of the MD groups = runs_per_job, and --cores at least the
+    CPUs of one packed job (Snakemake splits a group whose jobs need more than --cores
+    into rows run one after another). Snakemake hands the workflow its group settings
+    only when it executes, after the Snakefile is read: set while the DAG is built."""
+    components = dict(workflow.group_settings.group_components)
+    for g in (PACK_GLASS_GROUP, PACK_RUN_GROUP):
+        if components.get(g, PACK.runs_per_job) != PACK.runs_per_job:
+            raise WorkflowError(
+                f"--group-components {g}={components[g]} contradicts config key "
+                f"'cluster.pack.runs_per_job' ({PACK.runs_per_job}); set one of them"
+            )
+        components[g] = PACK.runs_per_job
+    workflow.group_settings.group_components = components
+    need = PACK.runs_per_job * ENGINE.mpi_ranks * ENGINE.threads
+    cores = workflow.global_resources["_cores"].value
+    if cores is not None and cores < need:
+        workflow.register_resource("_cores", need)
+
+
+def _packing_input(wildcards):
+    return {"packing": packing_guard(wildcards)} if PACK is not None else {}
+
+
+def packing_guard(wildcards):
+    """No input. With cluster.pack: packs the MD groups (_pack_groups) and refuses an
+    executor that cannot run packed jobs, while the DAG is built (the executor is
+    known then, not when the Snakefile is read)."""
+    if PACK is None or workflow.remote_exec:
+        return []
+    _pack_groups()
+    if workflow.dryrun:
+        return []
+    name = getattr(workflow.executor_plugin, "name", None)
+    if name != "cluster-generic":
+        raise WorkflowError(
+            f"config key 'cluster.pack' packs MD runs into Slurm allocations, but this "
+            f"run uses the {name or 'local'} executor: run it with "
+            "--profile profiles/slurm-pack (the cluster-generic executor and "
+            "glassflow slurm-submit; the slurm plugin runs a group's jobs one after "
+            "another), or remove cluster.pack"
+        )
+    return []
+
+
 # Every MD job waits for the preflight (its output is an ancient() input: a rerun
 # of the preflight reruns no MD job). Params: what the check depends on.
 PREFLIGHT = f"{R}/preflight/{ENGINE_KIND}.json"
@@ -283,6 +344,11 @@ def md_gpus():
     return MD_RESOURCES["gpu"]
 
 
+def production_group():
+    """Packed with the other runs when it runs MD, alone when it stitches segments."""
+    return None if SEGMENTS.segmented else RUN_GROUP
+
+
 def production_threads():
     return 1 if SEGMENTS.segmented else md_threads()
 
@@ -330,6 +396,7 @@ def segment_inputs(wildcards):
     common = {
         "glass_json": f"{glass_of_run(wildcards)}/glass.json",
         "preflight": ancient(PREFLIGHT),
+        **_packing_input(wildcards),
     }
     if k == 1:
         return dict(common, start=production_start(wildcards), previous_frames=[])
@@ -403,6 +470,7 @@ def production_inputs(wildcards):
             "start": production_start(wildcards),
             "glass_json": glass_json,
             "preflight": ancient(PREFLIGHT),
+            **_packing_input(wildcards),
         }
     segs = production_segments(wildcards)
     return {

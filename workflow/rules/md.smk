@@ -48,6 +48,7 @@ rule build_cell:
 
 rule melt_quench:
     input:
+        packing_guard,
         cell=f"{GLASS_DIR}/cell.data",
         cell_meta=f"{GLASS_DIR}/cell.json",
         preflight=ancient(PREFLIGHT),
@@ -60,6 +61,8 @@ rule melt_quench:
         f"{LOGS}/melt_quench/{{comp}}_rep{{rep}}.log",
     benchmark:
         f"{BENCH}/melt_quench/{{comp}}_rep{{rep}}.tsv"
+    group:
+        GLASS_GROUP
     conda:
         MD_ENV
     envmodules:
@@ -97,6 +100,8 @@ checkpoint production_segment:
         f"{LOGS}/production_segment/{{comp}}_T{{T}}_rep{{rep}}_seg{{seg}}.log",
     benchmark:
         f"{BENCH}/production_segment/{{comp}}_T{{T}}_rep{{rep}}_seg{{seg}}.tsv"
+    group:
+        RUN_GROUP
     conda:
         MD_ENV
     envmodules:
@@ -126,6 +131,8 @@ rule production:
         f"{LOGS}/production/{{comp}}_T{{T}}_rep{{rep}}.log",
     benchmark:
         f"{BENCH}/production/{{comp}}_T{{T}}_rep{{rep}}.tsv"
+    group:
+        production_group()
     conda:
         MD_ENV
     envmodules:

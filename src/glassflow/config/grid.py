@@ -29,7 +29,8 @@ from glassflow.md.composition import (
     net_charge,
     neutralised_charges,
 )
-from glassflow.md.lammps import engine_problems
+from glassflow.md.lammps import Engine, engine_problems
+from glassflow.md.packing import pack_from_config, pack_problems
 from glassflow.md.potential import Potential, load_potential
 from glassflow.md.segments import segment_problems
 from glassflow.safety import check_command, check_element, check_name, check_results_dir
@@ -364,6 +365,12 @@ def build_campaign(
     _check_protocol(cfg)
     cells = {label: cr.box_A for label, cr in camp.compositions.items()}
     problems = analysis_problems(cfg, run_facts(cfg, cells), load_schema(schema_path))
+    problems += pack_problems(
+        pack_from_config(cfg),
+        max(sum(cr.composition.counts.values()) for cr in camp.compositions.values()),
+        Engine.from_config(cfg["engine"]).uses_gpus,
+        Engine.from_config(cfg["engine"]).gpus,
+    )
     if problems:
         raise config_error(problems)
     return camp

@@ -81,7 +81,12 @@ QUENCH_MODE_KEYS: dict[str, tuple[str, ...]] = {
     "three_stage": ("fast_rate_K_ps", "mode", "slow_from_K", "slow_rate_K_ps", "slow_to_K"),
 }
 # top-level keys that say where outputs go or how failures are aggregated
-NON_PHYSICS_TOP_KEYS: tuple[str, ...] = ("allow_missing_runs", "compare_with", "results_dir")
+NON_PHYSICS_TOP_KEYS: tuple[str, ...] = (
+    "allow_missing_runs",
+    "cluster",  # how runs are laid out on a cluster
+    "compare_with",
+    "results_dir",
+)
 
 
 def _types(schema: Mapping[str, Any]) -> set[str]:

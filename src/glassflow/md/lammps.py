@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from glassflow.md.gpu_share import gpu_share
 from glassflow.md.potential import Potential, pair_block, pair_coeff_lines
 from glassflow.md.processes import process_start_ticks, run_supervised
 from glassflow.safety import check_command, describe_char, lammps_comment, lammps_word
@@ -490,8 +491,9 @@ def run_lammps(
 
     LAMMPS never outlives the calling process (:func:`glassflow.md.processes.run_supervised`):
     it is stopped on Ctrl-C, SIGTERM or an error here, receives SIGTERM when this process
-    dies, and is stopped when the Snakemake process that started the job is gone. With
-    ``lock`` (the run directory's :class:`~glassflow.md.run_lock.RunLock`), LAMMPS
+    dies, and is stopped when the Snakemake process that started the job is gone. In a
+    packed allocation it runs on the GPU slot it claims (:func:`glassflow.md.gpu_share.gpu_share`).
+    With ``lock`` (the run directory's :class:`~glassflow.md.run_lock.RunLock`), LAMMPS
     inherits the locked descriptor and its pid is recorded in the lock file.
 
     Raises RuntimeError with the tail of the log when LAMMPS fails.
@@ -507,14 +509,14 @@ def run_lammps(
         if lock is not None:  # LAMMPS leads its own process group (run_supervised)
             lock.set_child(proc.pid, process_start_ticks(proc.pid), group=proc.pid)
 
-    with open(log_path, "a") as log:
+    with open(log_path, "a") as log, gpu_share(env, say) as run_env:
         log.write("$ " + " ".join(cmd) + f"\n(in {cwd})\n")
         log.flush()
         code = run_supervised(
             run_cmd,
             cwd,
             log,
-            env,
+            run_env,
             supervisors=() if lock is None else lock.supervisors,
             on_start=started,
             say=say,
