@@ -264,3 +264,33 @@ def test_packing_is_not_physics():
     plain = build_campaign(raw, SCHEMA, ROOT, check_writable=False)
     assert packed.config["cluster"]["pack"]["runs_per_job"] == 4
     assert physics_config(packed.config, schema) == physics_config(plain.config, schema)
+
+
+def test_the_script_sbatch_runs_sets_cores_runs_per_gpu_and_mps():
+    from glassflow.md.packing import MPS_PROLOGUE, SbatchRequest, packed_jobscript
+
+    script = (
+        '#!/bin/sh\n# properties = {"type": "group"}\n'
+        "cd /w && python -m snakemake --cores 2 --attempt 1\n"
+    )
+    gpu = SbatchRequest(cpus=8, mem_mb=1, minutes=1, gpus=2)
+    out = packed_jobscript(script, gpu, 4, mps=True).splitlines()
+    assert out[0] == "#!/bin/sh" and out[1] == f"export {RUNS_PER_GPU_ENV}=4"
+    assert out[2 : 2 + len(MPS_PROLOGUE)] == list(MPS_PROLOGUE)
+    assert out[-1].endswith("--cores 8 --attempt 1")
+    cpu = SbatchRequest(cpus=4, mem_mb=1, minutes=1, gpus=0)
+    assert "nvidia-cuda-mps-control -d" not in packed_jobscript(script, cpu, 4, mps=True)
+
+
+def test_runs_are_named_into_packs_of_runs_per_job_in_the_order_asked():
+    from glassflow.md.packing import RUN_GROUP, PackComponents, Packs
+
+    packs = Packs(RUN_GROUP, 3)
+    names = [packs.name(("x0.50_m2.00", "2400", f"{r:02d}")) for r in range(1, 8)]
+    assert names == ["pack_run00000"] * 3 + ["pack_run00001"] * 3 + ["pack_run00002"]
+    # a run asked for again (its next segment, a rebuilt job) keeps its pack
+    assert packs.name(("x0.50_m2.00", "2400", "01")) == "pack_run00000"
+    assert packs.name(("x0.50_m3.00", "2400", "01")) == "pack_run00002"
+    components = PackComponents({"analysis": 10}, 3)
+    assert components.get("pack_run00002", 1) == 3 and components.get("pack_glass00000") == 3
+    assert components.get("analysis", 1) == 10 and components.get("other", 1) == 1

@@ -1,13 +1,15 @@
 """Packed MD runs through a real (single-node) Slurm cluster.
 
 tests/data/tiny_pack.yaml is 16 tiny productions (2 compositions x 2 T x 4 replicas)
-and 8 melt-quenches with ``cluster.pack: {runs_per_job: 4, runs_per_gpu: 4}``; every
-production asks for one (fake) GPU. Through ``--profile profiles/slurm-pack`` it checks
+and 8 glasses (cell build + melt-quench) with
+``cluster.pack: {runs_per_job: 4, runs_per_gpu: 4}``; every production asks for one
+(fake) GPU. Through ``--profile profiles/slurm-pack`` it checks
 that
 
-* the 8 melt-quenches go to Slurm as 2 allocations and the 16 productions as 4, each
-  asking for 4 CPUs, the summed memory, the longest member's time (not the sum) and
-  ONE GPU for its four runs (what slurmctld recorded: ``scontrol show job``);
+* the 8 glasses go to Slurm as 2 allocations and the 16 productions as 4, each
+  asking for 4 CPUs, the summed memory, the longest member's time per layer (not the
+  sum over members) and, for productions, ONE GPU for its four runs (what slurmctld
+  recorded: ``scontrol show job``);
 * the four runs of an allocation ran side by side, each on its own slot of the GPU;
 * one allocation killed with ``scancel`` while its runs were half done: the rerun
   submits one new allocation for those four runs and completes the campaign;
@@ -131,11 +133,10 @@ def _runs() -> list[str]:
 
 def _running_pack_run() -> str | None:
     out = subprocess.run(
-        ["squeue", "-h", "-t", "RUNNING", "-n", "glassflow-pack_run", "-o", "%i"],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return out[0] if out else None
+        ["squeue", "-h", "-t", "RUNNING", "-o", "%i %j"], capture_output=True, text=True
+    ).stdout.splitlines()
+    jobs = [line.split()[0] for line in out if line.split()[1].startswith("glassflow-pack_run")]
+    return jobs[0] if jobs else None
 
 
 def _gpu_slots(work: Path) -> dict[str, list[tuple[int, str]]]:
@@ -207,7 +208,7 @@ def test_sixteen_runs_packed_four_per_allocation(packed_cluster, tmp_path):
 
     submitted = _submitted(work)
     packs = {
-        kind: [s for s in submitted if f"--job-name=glassflow-{kind} " in s[2] + " "]
+        kind: [s for s in submitted if f"--job-name=glassflow-{kind}0" in s[2]]
         for kind in ("pack_glass", "pack_run")
     }
     # 8 melt-quenches in 2 allocations; 16 productions in 4, plus 1 for the killed four

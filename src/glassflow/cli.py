@@ -347,8 +347,8 @@ def cmd_slurm_submit(args: argparse.Namespace) -> int:
         GPUS_PER_RUN_ENV,
         RUNS_PER_GPU_ENV,
         jobscript_properties,
+        packed_jobscript,
         sbatch_request,
-        with_cores,
     )
 
     script = Path(args.jobscript)
@@ -360,11 +360,8 @@ def cmd_slurm_submit(args: argparse.Namespace) -> int:
     per_gpu = int(os.environ.get(RUNS_PER_GPU_ENV, "1") or 1)
     gpus_per_run = int(os.environ.get(GPUS_PER_RUN_ENV, "1") or 1)
     req = sbatch_request(props, per_gpu, gpus_per_run)
-    lines = with_cores(text, req.cpus).splitlines()
-    # the runs inside learn how many of them share a GPU (glassflow.md.gpu_share)
-    lines.insert(1, f"export {RUNS_PER_GPU_ENV}={per_gpu}")
     packed = script.with_name(script.stem + ".sbatch.sh")
-    packed.write_text("\n".join(lines) + "\n")
+    packed.write_text(packed_jobscript(text, req, per_gpu, args.mps))
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     name = str(props.get("rule") or props.get("groupid") or "glassflow")
@@ -603,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
             """\
             The submit command of profiles/slurm-pack (Snakemake's cluster-generic
             executor). Reads the job's properties from the script, asks sbatch for the
-            group's summed CPUs and memory, the longest member's time and one GPU per
+            group's summed CPUs and memory, the longest member's time (per layer) and one GPU per
             GLASSFLOW_RUNS_PER_GPU GPU runs, lets the Snakemake inside use all the CPUs
             (--cores), and prints the Slurm job id. Each request is appended to
             LOG_DIR/submitted.tsv. docs/slurm.md, "Packed runs".
@@ -611,6 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sb.add_argument("jobscript", help="the job script Snakemake wrote")
+    sb.add_argument(
+        "--mps",
+        action="store_true",
+        help="start a CUDA MPS daemon in jobs with GPUs, for the runs that share one",
+    )
     sb.add_argument(
         "--log-dir",
         default=".snakemake/glassflow-slurm",

@@ -19,7 +19,8 @@ from glassflow.campaign.adaptive_rounds import adaptive_from_config, adaptive_m_
 from glassflow.md.lammps import Engine, force_field_context, slurm_resources
 from glassflow.md.packing import GLASS_GROUP as PACK_GLASS_GROUP
 from glassflow.md.packing import RUN_GROUP as PACK_RUN_GROUP
-from glassflow.md.packing import GPUS_PER_RUN_ENV, RUNS_PER_GPU_ENV, pack_from_config
+from glassflow.md.packing import GPUS_PER_RUN_ENV, RUNS_PER_GPU_ENV
+from glassflow.md.packing import PackComponents, Packs, pack_from_config
 from glassflow.md.potential import required_pair_styles
 from glassflow.md.preflight import preflight_settings
 from glassflow.analysis.table_names import (
@@ -79,32 +80,47 @@ os.environ.update(GLASSFLOW_SOURCE=str(Path(workflow.basedir).resolve()))
 MD_RESOURCES = slurm_resources(ENGINE)
 MD_MODULES = list(ENGINE.modules)
 
-# Packed MD (cluster.pack, glassflow.md.packing, docs/slurm.md): the MD rules of one
-# stage form a job group, --group-components packs runs_per_job of them into one job,
-# --cores lets all of them run side by side, and the submit command
+# Packed MD (cluster.pack, glassflow.md.packing, docs/slurm.md): runs_per_job runs of
+# one stage share a job group name (pack_run00000, ...), --group-components merges them
+# into one job, --cores lets all of them run side by side, and the submit command
 # (glassflow slurm-submit) shares GPUs between runs_per_gpu of them.
 PACK = pack_from_config(CFG)
-GLASS_GROUP = PACK_GLASS_GROUP if PACK else None
-RUN_GROUP = PACK_RUN_GROUP if PACK else None
 if PACK is not None:
     os.environ[RUNS_PER_GPU_ENV] = str(PACK.runs_per_gpu)
     os.environ[GPUS_PER_RUN_ENV] = str(ENGINE.gpus if ENGINE.uses_gpus else 1)
+    _GLASS_PACKS = Packs(PACK_GLASS_GROUP, PACK.runs_per_job)
+    _RUN_PACKS = Packs(PACK_RUN_GROUP, PACK.runs_per_job)
+
+
+def glass_pack(wildcards):
+    """Job group of a glass (cell build and melt-quench) with cluster.pack."""
+    return _GLASS_PACKS.name((wildcards.comp, wildcards.rep))
+
+
+def run_pack(wildcards):
+    """Job group of a run (its production, or all its segments) with cluster.pack."""
+    return _RUN_PACKS.name((wildcards.comp, wildcards.T, wildcards.rep))
+
+
+GLASS_GROUP = glass_pack if PACK else None
+RUN_GROUP = run_pack if PACK else None
 
 
 def _pack_groups():
-    """--group-components of the MD groups = runs_per_job, and --cores at least the
-    CPUs of one packed job (Snakemake splits a group whose jobs need more than --cores
-    into rows run one after another). Snakemake hands the workflow its group settings
-    only when it executes, after the Snakefile is read: set while the DAG is built."""
-    components = dict(workflow.group_settings.group_components)
-    for g in (PACK_GLASS_GROUP, PACK_RUN_GROUP):
-        if components.get(g, PACK.runs_per_job) != PACK.runs_per_job:
-            raise WorkflowError(
-                f"--group-components {g}={components[g]} contradicts config key "
-                f"'cluster.pack.runs_per_job' ({PACK.runs_per_job}); set one of them"
-            )
-        components[g] = PACK.runs_per_job
-    workflow.group_settings.group_components = components
+    """--group-components of the packs = runs_per_job, and --cores at least the CPUs
+    of one packed job (Snakemake splits a group whose jobs need more than --cores into
+    rows run one after another). Snakemake hands the workflow its group settings only
+    when it executes, after the Snakefile is read: set while the DAG is built."""
+    given = workflow.group_settings.group_components
+    if isinstance(given, PackComponents):
+        return
+    clash = sorted(g for g in given if g.startswith((PACK_GLASS_GROUP, PACK_RUN_GROUP)))
+    if clash:
+        raise WorkflowError(
+            f"--group-components {clash[0]}={given[clash[0]]}: the pack groups are sized "
+            f"by config key 'cluster.pack.runs_per_job' ({PACK.runs_per_job}); set that"
+        )
+    workflow.group_settings.group_components = PackComponents(given, PACK.runs_per_job)
     need = PACK.runs_per_job * ENGINE.mpi_ranks * ENGINE.threads
     cores = workflow.global_resources["_cores"].value
     if cores is not None and cores < need:

@@ -34,6 +34,9 @@ rule build_cell:
         f"{LOGS}/build_cell/{{comp}}_rep{{rep}}.log",
     benchmark:
         f"{BENCH}/build_cell/{{comp}}_rep{{rep}}.tsv"
+    # packed: in the allocation of its melt-quench (the same glass), not a job of its own
+    group:
+        GLASS_GROUP
     conda:
         ANALYSIS_ENV
     threads: 1

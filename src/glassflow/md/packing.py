@@ -35,10 +35,55 @@ GPU_CONTEXT_MB = 500.0
 #: double-precision positions, velocities, forces: kB.
 GPU_KB_PER_ATOM = 2.0
 
-#: Snakemake job groups of the packed MD rules (one per stage, so a group's members
-#: are runs of the same kind and length)
+#: Prefixes of the Snakemake job groups of the packed MD rules (one kind per stage, so
+#: a group's members are runs of the same kind and length): pack_glass00000, ...
 GLASS_GROUP = "pack_glass"
 RUN_GROUP = "pack_run"
+
+
+class Packs:
+    """Names the pack of each run: the first ``runs_per_job`` runs asked for get
+    ``<prefix>00000``, the next ones ``<prefix>00001``, ...
+
+    A run keeps its pack (all segments of a run in one pack, one after another), and a
+    pack never holds more than ``runs_per_job`` runs. Named packs rather than one group
+    with ``--group-components``: Snakemake (9.27) merges the components again each time
+    a checkpoint updates the DAG, so one group name ends up as one job of all its runs.
+
+    Parameters
+    ----------
+    prefix : str
+        :data:`GLASS_GROUP` or :data:`RUN_GROUP`.
+    runs_per_job : int
+        cluster.pack.runs_per_job.
+    """
+
+    def __init__(self, prefix: str, runs_per_job: int) -> None:
+        self.prefix = prefix
+        self.runs_per_job = int(runs_per_job)
+        self._of: dict[Any, str] = {}
+
+    def name(self, run: Any) -> str:
+        """The pack of ``run`` (any hashable key of a run)."""
+        found = self._of.get(run)
+        if found is None:
+            found = f"{self.prefix}{len(self._of) // self.runs_per_job:05d}"
+            self._of[run] = found
+        return found
+
+
+class PackComponents(dict):
+    """``--group-components`` with every pack group merged up to ``runs_per_job``
+    components (its runs: unconnected jobs of one group name), other groups as given."""
+
+    def __init__(self, given: Mapping[str, int], runs_per_job: int) -> None:
+        super().__init__(given)
+        self.runs_per_job = int(runs_per_job)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if isinstance(key, str) and key.startswith((GLASS_GROUP, RUN_GROUP)):
+            return self.runs_per_job
+        return super().get(key, default)
 
 
 @dataclass(frozen=True)
@@ -183,9 +228,10 @@ def sbatch_request(
     """The request of one (packed) job from the resources Snakemake summed over it.
 
     For a group, Snakemake adds its members' ``threads``, ``mem_mb`` and ``gpu`` over
-    the jobs that run side by side and ``runtime`` over the layers that run one after
-    another (with ``--cores`` at least the group's threads, all members of a packed
-    group are one layer: the runtime is the longest member's). GPUs are shared: the
+    the jobs that run side by side (one layer), takes the largest layer, and adds the
+    longest member's ``runtime`` of each layer over the layers that run one after
+    another (cell builds, then melt-quenches). With ``--cores`` at least the group's
+    threads, the runs of a packed group are one layer. GPUs are shared: the
     group's GPU runs (its summed ``gpu`` over ``gpus_per_run``) need
     ceil(runs / runs_per_gpu) GPUs, not one each.
 
@@ -232,6 +278,46 @@ def with_cores(jobscript: str, cores: int) -> str:
     if n == 0:
         raise ValueError("the job script has no --cores option to set")
     return new
+
+
+#: CUDA MPS in a packed GPU job: one control daemon per allocation, private pipe and
+#: log directories, stopped when the job script exits (docs/slurm.md, "CUDA MPS")
+MPS_PROLOGUE = (
+    'export CUDA_MPS_PIPE_DIRECTORY="${TMPDIR:-/tmp}/glassflow-mps-pipe-$SLURM_JOB_ID"',
+    'export CUDA_MPS_LOG_DIRECTORY="${TMPDIR:-/tmp}/glassflow-mps-log-$SLURM_JOB_ID"',
+    'mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"',
+    "nvidia-cuda-mps-control -d",
+    "trap 'echo quit | nvidia-cuda-mps-control' EXIT",
+)
+
+
+def packed_jobscript(jobscript: str, req: SbatchRequest, runs_per_gpu: int, mps: bool) -> str:
+    """The script sbatch runs for a (packed) job: Snakemake's job script with its
+    ``--cores`` set to the allocation's CPUs (:func:`with_cores`), the runs-per-GPU of
+    the packing exported for :mod:`glassflow.md.gpu_share` and, with ``mps`` and GPUs,
+    a CUDA MPS daemon for the runs that share them (:data:`MPS_PROLOGUE`).
+
+    Parameters
+    ----------
+    jobscript : str
+        The script Snakemake wrote (``#!`` line, properties, the Snakemake command).
+    req : SbatchRequest
+        The allocation (:func:`sbatch_request`).
+    runs_per_gpu : int
+        cluster.pack.runs_per_gpu.
+    mps : bool
+        Start CUDA MPS (only when the job has GPUs).
+
+    Returns
+    -------
+    str
+        The script, newline-terminated.
+    """
+    lines = with_cores(jobscript, req.cpus).splitlines()
+    head = [f"export {RUNS_PER_GPU_ENV}={int(runs_per_gpu)}"]
+    if mps and req.gpus:
+        head += list(MPS_PROLOGUE)
+    return "\n".join([lines[0], *head, *lines[1:]]) + "\n"
 
 
 #: Slurm job states (squeue %T / sacct State) -> cluster-generic status words
