@@ -132,6 +132,9 @@ def test_gpu_memory_estimate_and_the_refusals_name_their_key():
     assert "cluster.pack.runs_per_gpu" in msg and "cluster.pack.runs_per_job" in msg
     (msg,) = pack_problems(PackSettings(4, 2), 1000, True, 2)
     assert "engine.gpus" in msg
+    (msg,) = pack_problems(PackSettings(4, 1), 1000, False, 1, launcher="srun")
+    assert "engine.launcher" in msg and "cluster.pack" in msg
+    assert pack_problems(PackSettings(4, 1), 1000, False, 1, launcher="mpiexec") == []
     assert pack_problems(None, 1000, True, 1) == []
 
 
@@ -266,7 +269,7 @@ def test_packing_is_not_physics():
     assert physics_config(packed.config, schema) == physics_config(plain.config, schema)
 
 
-def test_the_script_sbatch_runs_sets_cores_runs_per_gpu_and_mps():
+def test_the_script_sbatch_runs_sets_cores_runs_per_gpu_and_mps(tmp_path):
     from glassflow.md.packing import MPS_PROLOGUE, SbatchRequest, packed_jobscript
 
     script = (
@@ -278,8 +281,18 @@ def test_the_script_sbatch_runs_sets_cores_runs_per_gpu_and_mps():
     assert out[0] == "#!/bin/sh" and out[1] == f"export {RUNS_PER_GPU_ENV}=4"
     assert out[2 : 2 + len(MPS_PROLOGUE)] == list(MPS_PROLOGUE)
     assert out[-1].endswith("--cores 8 --attempt 1")
+    trap = out[2 + len(MPS_PROLOGUE)]
+    assert trap.startswith("trap '") and trap.endswith("' EXIT") and "mps-control" in trap
     cpu = SbatchRequest(cpus=4, mem_mb=1, minutes=1, gpus=0)
-    assert "nvidia-cuda-mps-control -d" not in packed_jobscript(script, cpu, 4, mps=True)
+    cpu_script = packed_jobscript(script, cpu, 4, mps=True)
+    assert "nvidia-cuda-mps-control" not in cpu_script
+    # the script runs: the trap's quoting holds and it removes the slot locks at exit
+    locks = tmp_path / "glassflow-gpu-5"
+    locks.mkdir()
+    runnable = cpu_script.replace("cd /w && python -m snakemake --cores 4 --attempt 1", "true")
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path), "SLURM_JOB_ID": "5"}
+    subprocess.run(["sh", "-c", runnable], env=env, check=True)
+    assert not locks.exists()
 
 
 def test_runs_are_named_into_packs_of_runs_per_job_in_the_order_asked():

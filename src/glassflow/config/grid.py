@@ -370,6 +370,7 @@ def build_campaign(
         max(sum(cr.composition.counts.values()) for cr in camp.compositions.values()),
         Engine.from_config(cfg["engine"]).uses_gpus,
         Engine.from_config(cfg["engine"]).gpus,
+        cfg["engine"].get("launcher", "none"),
     )
     if problems:
         raise config_error(problems)

@@ -124,7 +124,11 @@ def gpu_mem_mb_per_run(n_atoms: int) -> float:
 
 
 def pack_problems(
-    pack: PackSettings | None, n_atoms_max: int, uses_gpus: bool, gpus_per_run: int
+    pack: PackSettings | None,
+    n_atoms_max: int,
+    uses_gpus: bool,
+    gpus_per_run: int,
+    launcher: str = "none",
 ) -> list[str]:
     """What is wrong with ``cluster.pack`` for this campaign (empty: nothing).
 
@@ -138,6 +142,9 @@ def pack_problems(
         Whether the MD runs use GPUs (engine.accelerator gpu or kokkos).
     gpus_per_run : int
         engine.gpus.
+    launcher : str
+        engine.launcher (``srun`` cannot start ranks inside a packed allocation: it is
+        one task with the runs' CPUs).
 
     Returns
     -------
@@ -158,6 +165,12 @@ def pack_problems(
             f"config key 'cluster.pack.runs_per_gpu': {pack.runs_per_gpu} runs share a "
             f"GPU but each run uses engine.gpus = {gpus_per_run}; share GPUs only "
             "between one-GPU runs"
+        )
+    if launcher == "srun":
+        out.append(
+            "config key 'cluster.pack': packed runs share one Slurm task's CPUs, where "
+            "engine.launcher srun cannot start their ranks; use engine.launcher mpiexec "
+            "(or none for one rank)"
         )
     if pack.gpu_mem_gb is not None:
         need = pack.runs_per_gpu * gpu_mem_mb_per_run(n_atoms_max)
@@ -287,15 +300,18 @@ MPS_PROLOGUE = (
     'export CUDA_MPS_LOG_DIRECTORY="${TMPDIR:-/tmp}/glassflow-mps-log-$SLURM_JOB_ID"',
     'mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"',
     "nvidia-cuda-mps-control -d",
-    "trap 'echo quit | nvidia-cuda-mps-control' EXIT",
 )
+MPS_STOP = "echo quit | nvidia-cuda-mps-control"
+#: the GPU slot locks of the allocation (glassflow.md.gpu_share.lock_dir)
+SLOT_LOCKS = '"${TMPDIR:-/tmp}/glassflow-gpu-$SLURM_JOB_ID"'
 
 
 def packed_jobscript(jobscript: str, req: SbatchRequest, runs_per_gpu: int, mps: bool) -> str:
     """The script sbatch runs for a (packed) job: Snakemake's job script with its
     ``--cores`` set to the allocation's CPUs (:func:`with_cores`), the runs-per-GPU of
-    the packing exported for :mod:`glassflow.md.gpu_share` and, with ``mps`` and GPUs,
-    a CUDA MPS daemon for the runs that share them (:data:`MPS_PROLOGUE`).
+    the packing exported for :mod:`glassflow.md.gpu_share`, with ``mps`` and GPUs a
+    CUDA MPS daemon for the runs that share them (:data:`MPS_PROLOGUE`), and an exit
+    trap that stops it and removes the allocation's GPU slot locks.
 
     Parameters
     ----------
@@ -315,8 +331,11 @@ def packed_jobscript(jobscript: str, req: SbatchRequest, runs_per_gpu: int, mps:
     """
     lines = with_cores(jobscript, req.cpus).splitlines()
     head = [f"export {RUNS_PER_GPU_ENV}={int(runs_per_gpu)}"]
+    at_exit = [f"rm -rf {SLOT_LOCKS}"]
     if mps and req.gpus:
         head += list(MPS_PROLOGUE)
+        at_exit.insert(0, MPS_STOP)
+    head.append("trap '" + "; ".join(at_exit).replace("'", "'\\''") + "' EXIT")
     return "\n".join([lines[0], *head, *lines[1:]]) + "\n"
 
 
