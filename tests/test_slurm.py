@@ -52,10 +52,22 @@ TINY = ROOT / "tests" / "data" / "tiny.yaml"
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)")
 
 
+# CPUs the test node advertises (tests/slurm/cluster.sh): an allocation of four packed
+# one-CPU runs (tests/test_slurm_pack.py) then fits on a 2-core machine
+CPUS = 8
+
+
 def _cluster(cmd: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.setdefault("GLASSFLOW_SLURM_CPUS", str(CPUS))
     return subprocess.run(
-        ["bash", str(CLUSTER), cmd], capture_output=True, text=True, timeout=timeout
+        ["bash", str(CLUSTER), cmd], capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+def _node_cpus() -> int:
+    out = subprocess.run(["sinfo", "-h", "-N", "-o", "%c"], capture_output=True, text=True)
+    return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout.strip() else 0
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +81,9 @@ def slurm_cluster(request):
     if os.name != "posix" or shutil.which("bash") is None:
         pytest.skip("the local Slurm cluster needs Linux and bash")
     already_up = _cluster("status").returncode == 0
+    if already_up and _node_cpus() < CPUS:  # started by hand with the real CPU count
+        _cluster("stop")
+        already_up = False
     if not already_up:
         for step in ("install", "start"):
             r = _cluster(step)

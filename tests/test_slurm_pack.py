@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from test_slurm import slurm_cluster  # noqa: F401 - the shared cluster fixture
 
 from glassflow.config.grid import build_campaign
 from glassflow.io.trajectory import open_trajectory
@@ -43,45 +44,8 @@ from glassflow.md.engines.lammps_restart import restart_files
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.lammps]
 
 ROOT = Path(__file__).resolve().parents[1]
-CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 TINY_PACK = ROOT / "tests" / "data" / "tiny_pack.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-CPUS = "8"
-
-
-def _cluster(cmd: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, GLASSFLOW_SLURM_CPUS=CPUS)
-    return subprocess.run(
-        ["bash", str(CLUSTER), cmd], capture_output=True, text=True, timeout=600, env=env
-    )
-
-
-def _node_cpus() -> int:
-    out = subprocess.run(["sinfo", "-h", "-N", "-o", "%c"], capture_output=True, text=True)
-    return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout.strip() else 0
-
-
-@pytest.fixture(scope="module")
-def packed_cluster(request):
-    """A running local Slurm whose node advertises 8 CPUs (restarted if it has fewer)."""
-    if "slurm" not in (request.config.getoption("markexpr") or "") and (
-        os.environ.get("GLASSFLOW_SLURM_TESTS") != "1"
-    ):
-        pytest.skip("Slurm integration test: run `pytest -m slurm` or .ci/slurm")
-    already_up = _cluster("status").returncode == 0
-    if already_up and _node_cpus() < int(CPUS):
-        _cluster("stop")
-        already_up = False
-    if not already_up:
-        for step in ("install", "start"):
-            r = _cluster(step)
-            if r.returncode == 3:
-                reason = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1]
-                pytest.skip(f"cluster.sh {step}: {reason}")
-            assert r.returncode == 0, f"cluster.sh {step} failed:\n{r.stdout}\n{r.stderr}"
-    yield
-    if not already_up:
-        _cluster("stop")
 
 
 def _env() -> dict[str, str]:
@@ -150,7 +114,8 @@ def _gpu_slots(work: Path) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
-def test_sixteen_runs_packed_four_per_allocation(packed_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_sixteen_runs_packed_four_per_allocation(tmp_path):
     runs = _runs()
     assert len(runs) == 16
     # the reference: the same campaign unpacked, here (same seeds, one rank per run)
