@@ -8,6 +8,7 @@ model written in each test (runs in waves of ``slots``).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -92,6 +93,24 @@ def test_replica_mode_respects_max_replicas():
     assert stop.action == "stop" and "max_replicas 3" in stop.reason
 
 
+def test_a_round_grows_a_point_at_most_max_growth_fold():
+    # the ns9 case: sigma 179 % > 25 % after one 60 ps segment; the T^-1/2 law asks
+    # 60 (7.16^2 - 1) = 3016 ps more, the budget (1920 ps) leaves 1860 ps
+    p = plan(targets={"sigma": 0.25}, max_trajectory_ps=1920.0, mode="segments", segment_ps=60.0)
+    uncapped = next_step({"sigma": 1.79}, PointState(1, 60.0), p, slots=2)
+    assert (uncapped.n, uncapped.added_ps) == (31, 1860.0)
+    # max_growth 4: 60 ps may become 240 ps, i.e. 180 ps more = 3 segments
+    d = next_step({"sigma": 1.79}, PointState(1, 60.0), replace(p, max_growth=4.0), slots=2)
+    assert (d.action, d.n, d.added_ps) == ("segments", 3, 180.0)
+    assert "at most 180" in d.reason and "needs about 3016 ps more" in d.reason
+    # a need below the cap is not changed by it: 25.2 % -> 60 (1.008^2 - 1) = 1 ps, 1 segment
+    small = next_step({"sigma": 0.252}, PointState(1, 60.0), replace(p, max_growth=4.0), slots=2)
+    assert (small.n, small.added_ps) == (1, 60.0) and "at most" not in small.reason
+    # replicas: two 50 ps runs may grow to 300 ps at most, i.e. 4 new runs, not the 6 asked
+    q = plan(targets={"sigma": 0.15}, max_growth=3.0)
+    assert next_step({"sigma": 0.30}, PointState(2, 50.0), q, slots=8).n == 4
+
+
 def test_no_estimate_extends_by_one_round():
     d = next_step({"sigma": math.inf}, PointState(1, 50.0), plan(mode="segments"), slots=1)
     assert (d.action, d.n, d.added_ps) == ("segments", 1, 10.0)
@@ -106,10 +125,12 @@ def test_bad_blocks_are_named():
         "max_trajectory_ps": 55,
         "mode": "fastest",
         "max_replicas": 0,
+        "max_growth": 1,
     }
     text = "\n".join(convergence_problems(bad, PROTOCOL, "c.yaml"))
     assert "'convergence.targets.D_Na' = -0.1" in text
     assert "'convergence.targets.conductivity': unknown quantity" in text
     assert "'convergence.mode' = 'fastest'" in text
     assert "'convergence.max_replicas' = 0" in text
+    assert "'convergence.max_growth' = 1: expected a factor > 1" in text
     assert "'convergence.max_trajectory_ps' = 55 ps leaves no room" in text
