@@ -226,6 +226,7 @@ def _config(**conv):
         ({"max_trajectory_ps": None}, r"convergence.max_trajectory_ps': a point's budget"),
         ({"max_replicas": 0}, r"convergence.max_replicas"),
         ({"mode": "both"}, r"convergence.mode"),
+        ({"max_growth": 0.5}, r"convergence.max_growth' = 0.5: expected a factor > 1"),
     ],
 )
 def test_bad_convergence_settings_are_refused_naming_the_key(change, message):
@@ -245,6 +246,7 @@ def test_plans_of_a_config_with_targets():
     p = plan_from_config(camp.config)
     assert p.targets == {"sigma": 0.02, "D_Na": 0.3} and p.max_trajectory_ps == 8.0
     assert (p.run_ps, p.segment_ps, p.overhead_ps, p.mode) == (4.0, 4.0, 0.5, "replicas")
+    assert p.max_growth == 4.0  # the schema's default
     seg = SegmentPlan.from_config(camp.config)
     # one replica may hold the whole budget: 2 segments of 4 ps; the rounds decide
     assert seg.point_rounds and seg.segmented and (seg.n_fixed, seg.n_max) == (1, 2)
