@@ -241,6 +241,12 @@ def test_stop_reasons() -> None:
     at_bound = _loc(4.5, 4.5, 4.5)
     assert not interior(at_bound, s) and bracketed(at_bound, [4.4, 4.5], s)
     assert stop_reason(s, 20, at_bound, m=np.array([4.4, 4.5])) is None
+    spent = stop_reason(s, 40, _loc(4.3, 4.5, 4.5), m=np.array([4.4, 4.5]))
+    assert spent.startswith(BUDGET_SPENT) and "on the upper bound" in spent
+    assert "m >= 4.300 (95 %)" in spent
+    low = stop_reason(s, 40, _loc(2.0, 2.0, 2.16), m=np.array([2.0, 2.1]))
+    assert "on the lower bound" in low and "m <= 2.160" in low
+    assert "bound" not in stop_reason(s, 40, wide, m=near)
     u = AdaptiveSettings(goal="uncertainty", target_std=0.1, max_runs=40)
     assert stop_reason(u, 20, max_std=0.08).startswith(GOAL_REACHED)
     assert stop_reason(u, 20, max_std=0.2) is None

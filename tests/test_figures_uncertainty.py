@@ -17,6 +17,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
 
+from glassflow.figures.adaptive import location_label
 from glassflow.figures.maps import map_figure, point_errors, target_label
 from glassflow.figures.rigidity import (
     m_c_outside_text,
@@ -359,3 +360,11 @@ def test_map_shows_point_errors_and_crosses_missed_targets(
     legend = [t.get_text() for t in ax_mean.get_legend().get_texts()]
     assert target_label(TARGET) in legend and "10 %" in target_label(TARGET)
     assert not _any_cross(map_figure(table, 1000.0, quantity, n_grid=15))
+
+
+def test_a_position_on_a_bound_is_reported_as_a_one_sided_interval():
+    # every posterior path peaks at the upper bound 4.4: "at or beyond", never "at 4.40"
+    assert location_label(4.02, 4.40, 4.40, 2.0, 4.4) == "on the upper bound: m ≥ 4.02 (95 %)"
+    assert location_label(2.00, 2.00, 2.18, 2.0, 4.4) == "on the lower bound: m ≤ 2.18 (95 %)"
+    inside = location_label(3.05, 3.11, 3.20, 2.0, 4.4)
+    assert inside == "located at m = 3.11 [3.05, 3.20]"

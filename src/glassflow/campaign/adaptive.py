@@ -875,7 +875,8 @@ def stop_reason(
     -------
     str or None
         ``"goal reached (...)"`` when the target is met (tested first), ``"budget spent
-        (...)"`` when no run is left, else None.
+        (...)"`` when no run is left (saying so when the position sits on a bound, where
+        only one side of it is known), else None.
     """
     if settings.goal == "uncertainty":
         if max_std is not None and max_std <= settings.target_std:
@@ -895,7 +896,12 @@ def stop_reason(
             f"<= {settings.target_halfwidth:g})"
         )
     if runs_spent >= settings.max_runs:
-        return f"{BUDGET_SPENT} ({runs_spent} of {settings.max_runs} runs)"
+        why = ""
+        if location is not None and not interior(location, settings):
+            side = "upper" if location.median > sum(settings.bounds) / 2 else "lower"
+            known = f">= {location.lo:.3f}" if side == "upper" else f"<= {location.hi:.3f}"
+            why = f"; the position is on the {side} bound, not located inside: m {known} (95 %)"
+        return f"{BUDGET_SPENT} ({runs_spent} of {settings.max_runs} runs){why}"
     return None
 
 

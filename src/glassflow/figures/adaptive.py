@@ -4,7 +4,8 @@ One panel per judged temperature: the pooled log10 value of every composition (e
 bars 1 sigma, colour = the round that first judged it; compositions without an estimate
 are listed in a note), the last round's posterior mean
 of the GP along m with its +-1 std band and, for the goals maximum and jump, the located
-position (median) with its 95 % interval. Inputs are the tables of
+position (median) with its 95 % interval (a median on a bound is labelled as the one-sided
+interval it is: :func:`location_label`). Inputs are the tables of
 :mod:`glassflow.campaign.adaptive_rounds` (:func:`points_table`, :func:`rounds_table`,
 :func:`posterior_table`).
 """
@@ -24,6 +25,31 @@ _LABELS = {"sigma": r"$\log_{10}\,\sigma$ (S/cm)"}
 
 def _ylabel(quantity: str) -> str:
     return _LABELS.get(quantity, rf"$\log_{{10}}\,D_{{\rm {quantity[2:]}}}$ (cm$^2$/s)")
+
+
+def location_label(lo: float, median: float, hi: float, m_lo: float, m_hi: float) -> str:
+    """Legend text of a located position, honest about the bounds.
+
+    A median on a bound (within 1e-6) is not a located position: the posterior paths
+    still rise (or fall) there, and the data cannot tell it from one beyond the bound;
+    the text then gives the side of the interval that is known.
+
+    Parameters
+    ----------
+    lo, median, hi : float
+        The 95 % interval and median of the position, m.
+    m_lo, m_hi : float
+        The bounds of the adaptive rounds (the posterior's m range).
+
+    Returns
+    -------
+    str
+    """
+    if median >= m_hi - 1e-6:
+        return f"on the upper bound: m ≥ {lo:.2f} (95 %)"
+    if median <= m_lo + 1e-6:
+        return f"on the lower bound: m ≤ {hi:.2f} (95 %)"
+    return f"located at m = {median:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def plot_adaptive(
@@ -81,7 +107,8 @@ def plot_adaptive(
         if len(row) and np.isfinite(float(row["location_m"].iloc[0])):
             lo, med, hi = (float(row[c].iloc[0]) for c in ("lo_m", "location_m", "hi_m"))
             ax.axvspan(lo, hi, color=color(5), alpha=0.15, label="95 % interval")
-            ax.axvline(med, color=color(5), lw=1.2, label=f"located at m = {med:.2f}")
+            text = location_label(lo, med, hi, float(m.min()), float(m.max()))
+            ax.axvline(med, color=color(5), lw=1.2, label=text)
         missing = points[(points["T_K"] == t) & ~points["used"].astype(bool)]
         if len(missing):  # measured, out of the fit
             ms = ", ".join(f"{m:.2f}" for m in missing["m"])
