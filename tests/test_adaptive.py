@@ -247,6 +247,9 @@ def test_stop_reasons() -> None:
     low = stop_reason(s, 40, _loc(2.0, 2.0, 2.16), m=np.array([2.0, 2.1]))
     assert "on the lower bound" in low and "m <= 2.160" in low
     assert "bound" not in stop_reason(s, 40, wide, m=near)
+    # an interval spanning both bounds is not "on a bound": nothing is known of it
+    nowhere = stop_reason(s, 40, _loc(2.0, 4.5, 4.5), m=near)
+    assert nowhere.endswith("not located: its 95 % interval [2.000, 4.500] spans the bounds")
     u = AdaptiveSettings(goal="uncertainty", target_std=0.1, max_runs=40)
     assert stop_reason(u, 20, max_std=0.08).startswith(GOAL_REACHED)
     assert stop_reason(u, 20, max_std=0.2) is None

@@ -500,7 +500,8 @@ def test_a_campaign_killed_in_round_one_reruns_to_the_same_rounds(tmp_path):
     assert (tmp_path / CAMPAIGN_DIR / "adaptive/round00.json").read_bytes() == record0
     records = _check_rounds(tmp_path, _ad()[1])
     assert [r["round"] for r in records] == [0, 1, 2]
-    assert records[-1]["stop"] == "T = 2400 K: budget spent (5 of 5 runs)"
+    # the suffix (where the position is known to lie) depends on the MD's noise
+    assert records[-1]["stop"].startswith("T = 2400 K: budget spent (5 of 5 runs)")
     # a replica a round added (same glass, new velocities) is not a copy of the first:
     # the pooled value of its composition moves
     for before, after in zip(records, records[1:], strict=False):

@@ -365,6 +365,9 @@ def test_map_shows_point_errors_and_crosses_missed_targets(
 def test_a_position_on_a_bound_is_reported_as_a_one_sided_interval():
     # every posterior path peaks at the upper bound 4.4: "at or beyond", never "at 4.40"
     assert location_label(4.02, 4.40, 4.40, 2.0, 4.4) == "on the upper bound: m ≥ 4.02 (95 %)"
+    assert location_label(2.0, 4.40, 4.40, 2.0, 4.4) == (
+        "not located: 95 % interval [2.00, 4.40] spans the bounds"
+    )
     assert location_label(2.00, 2.00, 2.18, 2.0, 4.4) == "on the lower bound: m ≤ 2.18 (95 %)"
     inside = location_label(3.05, 3.11, 3.20, 2.0, 4.4)
     assert inside == "located at m = 3.11 [3.05, 3.20]"

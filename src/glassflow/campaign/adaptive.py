@@ -898,9 +898,17 @@ def stop_reason(
     if runs_spent >= settings.max_runs:
         why = ""
         if location is not None and not interior(location, settings):
-            side = "upper" if location.median > sum(settings.bounds) / 2 else "lower"
-            known = f">= {location.lo:.3f}" if side == "upper" else f"<= {location.hi:.3f}"
-            why = f"; the position is on the {side} bound, not located inside: m {known} (95 %)"
+            lo, hi = settings.bounds
+            step = settings.resolution - _SAME_M
+            if location.lo <= lo + step and location.hi >= hi - step:
+                why = (
+                    f"; the position is not located: its 95 % interval "
+                    f"[{location.lo:.3f}, {location.hi:.3f}] spans the bounds"
+                )
+            else:
+                side = "upper" if location.median > (lo + hi) / 2 else "lower"
+                known = f">= {location.lo:.3f}" if side == "upper" else f"<= {location.hi:.3f}"
+                why = f"; the position is on the {side} bound, not located inside: m {known} (95 %)"
         return f"{BUDGET_SPENT} ({runs_spent} of {settings.max_runs} runs){why}"
     return None
 

@@ -32,7 +32,8 @@ def location_label(lo: float, median: float, hi: float, m_lo: float, m_hi: float
 
     A median on a bound (within 1e-6) is not a located position: the posterior paths
     still rise (or fall) there, and the data cannot tell it from one beyond the bound;
-    the text then gives the side of the interval that is known.
+    the text then gives the side of the interval that is known, or says that it is not
+    located when the interval spans both bounds.
 
     Parameters
     ----------
@@ -45,6 +46,8 @@ def location_label(lo: float, median: float, hi: float, m_lo: float, m_hi: float
     -------
     str
     """
+    if lo <= m_lo + 1e-6 and hi >= m_hi - 1e-6 and not m_lo + 1e-6 < median < m_hi - 1e-6:
+        return f"not located: 95 % interval [{lo:.2f}, {hi:.2f}] spans the bounds"
     if median >= m_hi - 1e-6:
         return f"on the upper bound: m ≥ {lo:.2f} (95 %)"
     if median <= m_lo + 1e-6:
