@@ -844,8 +844,13 @@ def interior(location: LocationPosterior, settings: AdaptiveSettings) -> bool:
     bool
     """
     lo, hi = settings.bounds
-    step = settings.resolution - _SAME_M
+    step = _bound_margin(settings)
     return bool(lo + step <= location.median <= hi - step)
+
+
+def _bound_margin(settings: AdaptiveSettings) -> float:
+    """How close to a bound (m) counts as on it: one lattice step, less the rounding."""
+    return settings.resolution - _SAME_M
 
 
 def stop_reason(
@@ -899,7 +904,7 @@ def stop_reason(
         why = ""
         if location is not None and not interior(location, settings):
             lo, hi = settings.bounds
-            step = settings.resolution - _SAME_M
+            step = _bound_margin(settings)
             if location.lo <= lo + step and location.hi >= hi - step:
                 why = (
                     f"; the position is not located: its 95 % interval "

@@ -46,11 +46,12 @@ def location_label(lo: float, median: float, hi: float, m_lo: float, m_hi: float
     -------
     str
     """
-    if lo <= m_lo + 1e-6 and hi >= m_hi - 1e-6 and not m_lo + 1e-6 < median < m_hi - 1e-6:
+    on_upper, on_lower = median >= m_hi - 1e-6, median <= m_lo + 1e-6
+    if (on_upper or on_lower) and lo <= m_lo + 1e-6 and hi >= m_hi - 1e-6:
         return f"not located: 95 % interval [{lo:.2f}, {hi:.2f}] spans the bounds"
-    if median >= m_hi - 1e-6:
+    if on_upper:
         return f"on the upper bound: m ≥ {lo:.2f} (95 %)"
-    if median <= m_lo + 1e-6:
+    if on_lower:
         return f"on the lower bound: m ≤ {hi:.2f} (95 %)"
     return f"located at m = {median:.2f} [{lo:.2f}, {hi:.2f}]"
 
